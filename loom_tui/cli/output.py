@@ -1,0 +1,45 @@
+"""How the CLI prints messages and errors: one line each, errors on stderr prefixed with `loom:`."""
+
+from __future__ import annotations
+
+import sys
+
+from loom_tui.core.errors import LoomError
+
+
+def say(message: str) -> None:
+    if message:
+        sys.stdout.write(message + "\n")
+        sys.stdout.flush()
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"loom: {message}\n")
+    sys.stderr.flush()
+
+
+def report_error(exc: LoomError) -> int:
+    from loom_tui.core.plan import PlanError
+
+    lines = exc.lines()
+    if isinstance(exc, PlanError):
+        for line in lines:
+            sys.stderr.write(line + "\n")
+        count = len(lines)
+        warn(f"{count} problem{'s' if count != 1 else ''} in the plan; nothing was changed")
+    else:
+        for line in lines:
+            warn(line)
+    return exc.exit_code
+
+
+def report_crash(exc: BaseException) -> int:
+    """An unexpected exception: one line on screen; the traceback only with LOOM_DEBUG=1."""
+    import os
+
+    if os.environ.get("LOOM_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc)
+    warn(f"internal error: {type(exc).__name__}: {exc} (set LOOM_DEBUG=1 for details)")
+    return 1

@@ -1,0 +1,86 @@
+"""`loom status`: a rich table on a terminal, aligned plain text otherwise."""
+
+from __future__ import annotations
+
+from loom_tui.core.model import Status
+
+ICONS = {
+    Status.COMPLETED: "✓",
+    Status.EXECUTING: "●",
+    Status.QUEUED: "▶",
+    Status.WAITING_FOR_DEPS: "○",
+    Status.WAITING_FOR_INPUT: "?",
+    Status.BLOCKED: "✗",
+    Status.NEEDS_HANDOFF: "⟳",
+    Status.MERGE_CONFLICT: "⚡",
+    Status.SKIPPED: "⊘",
+}
+STYLES = {
+    Status.COMPLETED: "green",
+    Status.EXECUTING: "cyan",
+    Status.QUEUED: "blue",
+    Status.WAITING_FOR_DEPS: "dim",
+    Status.WAITING_FOR_INPUT: "yellow",
+    Status.BLOCKED: "red",
+    Status.NEEDS_HANDOFF: "magenta",
+    Status.MERGE_CONFLICT: "red",
+    Status.SKIPPED: "dim",
+}
+
+
+def _rows(data: dict[str, object]) -> list[list[str]]:
+    rows = []
+    stages = data["stages"]
+    assert isinstance(stages, list)
+    for s in stages:
+        flags = [f for f in ("held", "merged") if s[f]]
+        pct = s["context_percent"]
+        rows.append(
+            [
+                s["id"],
+                f"{ICONS[Status(s['status'])]} {s['status']}",
+                " ".join(flags) or "-",
+                ", ".join(s["dependencies"]) or "-",
+                str(s["retry_count"]),
+                "-" if pct is None else f"{pct:.0f}%",
+                s["name"],
+            ]
+        )
+    return rows
+
+
+HEADERS = ["stage", "status", "flags", "depends on", "retries", "context", "name"]
+
+
+def _summary(data: dict[str, object]) -> str:
+    plan = data["plan"]
+    assert isinstance(plan, dict)
+    counts = plan["counts"]
+    return (
+        f"{plan.get('name', '?')} · {plan['done']}/{plan['total']} done · {plan['running']} running"
+        f" · {counts['blocked']} blocked · base {plan.get('base_branch', '?')}"
+    )
+
+
+def render_plain(data: dict[str, object]) -> str:
+    rows = [HEADERS, *_rows(data)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
+    lines = [_summary(data)]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def render_rich(data: dict[str, object]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=_summary(data), title_justify="left", expand=False)
+    for header in HEADERS:
+        table.add_column(header, no_wrap=header != "name")
+    stages = data["stages"]
+    assert isinstance(stages, list)
+    for s, row in zip(stages, _rows(data), strict=True):
+        style = STYLES[Status(s["status"])]
+        table.add_row(row[0], f"[{style}]{row[1]}[/]", *row[2:])
+    Console().print(table)

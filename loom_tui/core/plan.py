@@ -1,0 +1,754 @@
+"""Plan files: Markdown with a YAML metadata block that defines the stages.
+
+Parsing collects every problem rather than stopping at the first, and reports each as
+``PATH:LINE: stages[2].id: message`` with LINE counted in the Markdown file.  Whatever the input,
+`parse_plan_text` raises only `PlanError` (a hypothesis fuzz test holds it to that).
+
+Three passes:
+1. find the metadata block in the Markdown and parse its YAML with ruamel.yaml's round-trip loader,
+   which remembers the line of every key and item;
+2. validate fields with pydantic models (`extra="forbid"`, strict types), mapping each error's
+   location back to a line and turning unknown keys into "did you mean" suggestions;
+3. check what spans stages (unique ids, known dependencies, cycles) in a separate pass, because
+   pydantic skips model validators once a field has failed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from loom_tui.core.dag import find_cycles
+from loom_tui.core.errors import UsageError
+
+START_MARKER = "<!-- loom METADATA -->"
+END_MARKER = "<!-- END loom METADATA -->"
+MAX_VALUES = 100_000
+ID_RULE = "must be 1-64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
+_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_FENCE_RE = re.compile(r"^(`{3,})\s*([A-Za-z0-9_+-]*)\s*$")
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors
+
+
+class PlanIssue:
+    """One problem in a plan, at a line of the Markdown file."""
+
+    __slots__ = ("line", "loc", "message")
+
+    def __init__(self, line: int, loc: str, message: str) -> None:
+        self.line = line
+        self.loc = loc
+        self.message = message
+
+    def format(self, path: str) -> str:
+        where = f"{self.loc}: " if self.loc else ""
+        return f"{path}:{self.line}: {where}{self.message}"
+
+    def __repr__(self) -> str:
+        return f"PlanIssue({self.line}, {self.loc!r}, {self.message!r})"
+
+
+class PlanError(UsageError):
+    """A plan that cannot be used; carries every problem found (exit code 2)."""
+
+    def __init__(self, path: str, issues: list[PlanIssue]) -> None:
+        issues = sorted(issues, key=lambda i: (i.line, i.loc))
+        self.path = path
+        self.issues = issues
+        super().__init__("\n".join(i.format(path) for i in issues))
+
+    def lines(self) -> list[str]:
+        return [i.format(self.path) for i in self.issues]
+
+
+# --------------------------------------------------------------------------------------------------
+# The schema
+
+
+def _no_control(text: str) -> bool:
+    return not any((ord(c) < 32 and c not in "\t\n") or ord(c) == 127 for c in text)
+
+
+def _command(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    if not _no_control(value):
+        raise ValueError("must not contain control characters (other than tab and newline)")
+    return value
+
+
+def _relative_glob(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    if value.startswith(("/", "~")) or re.match(r"^[A-Za-z]:[\\/]", value):
+        raise ValueError(f"{value!r} must be relative to the project root")
+    if ".." in re.split(r"[\\/]", value):
+        raise ValueError(f"{value!r} must not use '..'")
+    if not _no_control(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class WiringSpec(_Model):
+    """A connection that must exist: ``pattern`` (a regex) found in the file ``source``."""
+
+    source: str
+    pattern: str
+    description: str | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        return _relative_glob(value)
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        if not value:
+            raise ValueError("must not be empty")
+        try:
+            re.compile(value)
+        except (re.error, RecursionError, OverflowError) as exc:
+            raise ValueError(f"is not a valid regular expression: {exc}") from None
+        return value
+
+
+class FilesystemSandbox(_Model):
+    deny_read: list[str] = []
+    deny_write: list[str] = []
+    allow_write: list[str] = []
+
+
+class NetworkSandbox(_Model):
+    allowed_domains: list[str] = []
+
+
+class SandboxSpec(_Model):
+    """Claude Code sandbox settings for the stage's sessions (see the README's Sandbox section)."""
+
+    enabled: bool = True
+    filesystem: FilesystemSandbox = FilesystemSandbox()
+    network: NetworkSandbox = NetworkSandbox()
+    excluded_commands: list[str] = ["loom"]
+
+
+SimScenario = Literal[
+    "normal", "crash-once", "always-crash", "stall", "ask-input", "ask-permission", "overrun"
+]
+
+
+class SimSpec(_Model):
+    """How the simulated agent behaves in this stage (ignored by the real agent).
+
+    ``overrun`` grows the context past the budget so that loom enforces a handoff; ``compliant``
+    says whether the simulated agent then writes the handoff itself or stays silent.
+    """
+
+    scenario: SimScenario = "normal"
+    steps: Annotated[int, Field(ge=1, le=1000)] = 4
+    step_seconds: Annotated[float, Field(ge=0, le=3600)] = 0.5
+    tokens_per_step: Annotated[int, Field(ge=0, le=10_000_000)] = 9000
+    compliant: bool = True
+    edit: str | None = None
+    fail_first: bool = False
+
+    @field_validator("step_seconds", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("edit")
+    @classmethod
+    def _edit(cls, value: str | None) -> str | None:
+        return None if value is None else _relative_glob(value)
+
+
+class StageSpec(_Model):
+    """One stage of the plan, as written in the metadata block."""
+
+    id: str
+    name: str
+    description: str
+    dependencies: list[str] = []
+    acceptance: list[str] = []
+    files: list[str] = []
+    context_budget: Annotated[int, Field(ge=1, le=100)] = 65
+    truths: list[str] = []
+    artifacts: list[str] = []
+    wiring: list[WiringSpec] = []
+    model: str = "opus"
+    max_retries: Annotated[int, Field(ge=0, le=100)] = 3
+    sandbox: SandboxSpec | None = None
+    sim: SimSpec | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _ID_RE.fullmatch(value):
+            raise ValueError(f"{value!r} {ID_RULE}")
+        return value
+
+    @field_validator("name", "description", "model")
+    @classmethod
+    def _nonempty(cls, value: str) -> str:
+        return _text(value)
+
+    @field_validator("acceptance", "truths")
+    @classmethod
+    def _commands(cls, values: list[str]) -> list[str]:
+        for i, value in enumerate(values):
+            try:
+                _command(value)
+            except ValueError as exc:
+                raise _ItemError(i, str(exc)) from None
+        return values
+
+    @field_validator("files", "artifacts")
+    @classmethod
+    def _globs(cls, values: list[str]) -> list[str]:
+        for i, value in enumerate(values):
+            try:
+                _relative_glob(value)
+            except ValueError as exc:
+                raise _ItemError(i, str(exc)) from None
+        return values
+
+
+class _ItemError(ValueError):
+    """A list item's error; its index is recovered from the message to point at the item's line."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(f"[item {index}] {message}")
+
+
+class PlanSpec(_Model):
+    """The ``loom:`` mapping of the metadata block."""
+
+    version: int
+    stages: Annotated[list[StageSpec], Field(min_length=1)]
+    max_parallel: Annotated[int, Field(ge=1, le=256)] = 4
+    auto_merge: bool = True
+    base_branch: str | None = None
+    sandbox: SandboxSpec | None = None
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: int) -> int:
+        if value != 1:
+            raise ValueError(f"unsupported plan version {value} (this loom reads version 1)")
+        return value
+
+    @field_validator("base_branch")
+    @classmethod
+    def _branch(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(c in value for c in " ~^:?*[\\")):
+            raise ValueError(f"{value!r} is not a valid branch name")
+        return value
+
+
+class Plan:
+    """A parsed, valid plan."""
+
+    def __init__(self, path: str, plan_id: str, name: str, spec: PlanSpec) -> None:
+        self.path = path
+        self.id = plan_id
+        self.name = name
+        self.spec = spec
+
+    @property
+    def stages(self) -> list[StageSpec]:
+        return self.spec.stages
+
+    def graph(self) -> dict[str, list[str]]:
+        return {s.id: list(s.dependencies) for s in self.spec.stages}
+
+
+# --------------------------------------------------------------------------------------------------
+# Pass 1: the Markdown around the YAML
+
+
+class _Block:
+    def __init__(self, text: str, first_line: int, marker_line: int) -> None:
+        self.text = text
+        self.first_line = first_line  # 1-based line in the Markdown of the YAML's first line
+        self.marker_line = marker_line
+
+
+def _plan_name(lines: list[str], fallback: str) -> str:
+    fence: str | None = None
+    for line in lines:
+        stripped = line.strip()
+        match = _FENCE_RE.match(stripped) or re.match(r"^(`{3,}|~{3,})", stripped)
+        if match:
+            marker = match.group(1)
+            if fence is None:
+                fence = marker
+            elif marker == fence:
+                fence = None
+            continue
+        if fence is None and line.startswith("# ") and line[2:].strip():
+            return line[2:].strip()
+    return fallback
+
+
+def _find_block(lines: list[str]) -> _Block | PlanIssue:
+    start = next((i for i, line in enumerate(lines) if line.strip() == START_MARKER), None)
+    if start is None:
+        return PlanIssue(
+            1, "", f"no metadata block: add a ```yaml block between {START_MARKER} and {END_MARKER}"
+        )
+    opening = None
+    for i in range(start + 1, len(lines)):
+        stripped = lines[i].strip()
+        if not stripped:
+            continue
+        if stripped == END_MARKER:
+            break
+        match = _FENCE_RE.match(stripped)
+        if match and match.group(2).lower() in ("yaml", "yml"):
+            opening = (i, match.group(1))
+            break
+        if stripped.startswith("```"):
+            return PlanIssue(i + 1, "", "the metadata block must be a ```yaml fenced block")
+    if opening is None:
+        return PlanIssue(start + 1, "", f"no ```yaml block follows {START_MARKER}")
+    fence_line, fence = opening
+    closing = next(
+        (i for i in range(fence_line + 1, len(lines)) if lines[i].strip() == fence), None
+    )
+    if closing is None:
+        return PlanIssue(fence_line + 1, "", f"the {fence}yaml block is never closed by {fence}")
+    if not any(line.strip() == END_MARKER for line in lines[closing + 1 :]):
+        return PlanIssue(start + 1, "", f"{START_MARKER} is never closed by {END_MARKER}")
+    text = "\n".join(lines[fence_line + 1 : closing]) + "\n"
+    return _Block(text, fence_line + 2, start + 1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Pass 1b: YAML with lines, turned into plain values
+
+
+class _Plain:
+    """Converts ruamel.yaml's round-trip nodes to plain Python values, guarding against alias
+    bombs (a few lines of anchors that expand to billions of values) and recursive aliases."""
+
+    def __init__(self) -> None:
+        self.sizes: dict[int, int] = {}
+        self.active: set[int] = set()
+
+    def size(self, node: Any) -> int:
+        if not isinstance(node, dict | list):
+            return 1
+        key = id(node)
+        if key in self.sizes:
+            return self.sizes[key]
+        if key in self.active:
+            raise _YamlProblem("a YAML alias refers to itself")
+        self.active.add(key)
+        items = node.values() if isinstance(node, dict) else node
+        total = 1
+        for item in items:
+            total += self.size(item)
+            if total > MAX_VALUES:
+                break
+        self.active.discard(key)
+        self.sizes[key] = total
+        return total
+
+    def convert(self, node: Any) -> Any:
+        from ruamel.yaml.comments import TaggedScalar
+
+        if isinstance(node, dict):
+            out: dict[Any, Any] = {}
+            for k, v in node.items():
+                out[k if isinstance(k, str) else str(k)] = self.convert(v)
+            return out
+        if isinstance(node, list):
+            return [self.convert(v) for v in node]
+        if isinstance(node, bool) or node is None:
+            return node
+        if type(node).__name__ == "ScalarBoolean":
+            return bool(node)
+        if isinstance(node, str):
+            return str(node)
+        if isinstance(node, int):
+            return int(node)
+        if isinstance(node, float):
+            return float(node)
+        if isinstance(node, TaggedScalar):
+            return _Opaque(f"a value tagged {node.tag.value if node.tag else '?'}")
+        if hasattr(node, "isoformat"):
+            return str(node.isoformat())
+        return _Opaque(f"a {type(node).__name__}")
+
+
+class _Opaque:
+    """A YAML value loom cannot use (a custom tag); fails validation with its description."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __repr__(self) -> str:
+        return self.what
+
+
+class _YamlProblem(Exception):
+    pass
+
+
+def _load_yaml(block: _Block) -> tuple[Any, Any] | PlanIssue:
+    """(round-trip tree with lines, plain values), or the YAML syntax error."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="rt", pure=True)
+    try:
+        tree = yaml.load(block.text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = block.first_line + (mark.line if mark is not None else 0)
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        return PlanIssue(line, "", f"YAML syntax error: {problem}")
+    except RecursionError:
+        return PlanIssue(block.first_line, "", "the YAML is nested too deeply")
+    except (YAMLError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        return PlanIssue(block.first_line, "", f"YAML error: {exc}")
+    plain = _Plain()
+    try:
+        if plain.size(tree) > MAX_VALUES:
+            return PlanIssue(
+                block.first_line, "", f"the metadata is too large (over {MAX_VALUES} values)"
+            )
+        return tree, plain.convert(tree)
+    except _YamlProblem as exc:
+        return PlanIssue(block.first_line, "", str(exc))
+    except RecursionError:
+        return PlanIssue(block.first_line, "", "the YAML is nested too deeply")
+
+
+# --------------------------------------------------------------------------------------------------
+# Pass 2: fields, with errors mapped to lines
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _line_of(tree: Any, loc: tuple[Any, ...], first_line: int, *, key_line: bool = False) -> int:
+    """The Markdown line of the value at ``loc`` in the round-trip tree (or of its nearest parent).
+
+    ruamel.yaml's positions are 0-based within the YAML block; ``first_line`` is the Markdown line
+    of the block's first line.
+    """
+    node = tree
+    line = getattr(getattr(tree, "lc", None), "line", 0) or 0
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        lc = getattr(node, "lc", None)
+        try:
+            if isinstance(node, dict) and part in node:
+                if lc is not None:
+                    pos = lc.key(part) if (key_line and last) else lc.value(part)
+                    line = pos[0]
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                if lc is not None:
+                    line = lc.item(part)[0]
+                node = node[part]
+            else:
+                break
+        except (KeyError, IndexError, TypeError, AttributeError):
+            break
+    return first_line + int(line)
+
+
+def _schema_issues(tree: Any, data: dict[str, Any], first_line: int) -> list[PlanIssue]:
+    try:
+        PlanSpec.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+    else:
+        return []
+    issues = []
+    seen: set[tuple[int, str, str]] = set()
+    for err in errors:
+        loc: tuple[Any, ...] = tuple(p for p in err["loc"] if isinstance(p, int | str))
+        # pydantic adds the name of a union member or a function to the location: drop those.
+        clean: list[Any] = []
+        node: Any = data
+        for part in loc:
+            if (isinstance(node, dict) and part in node) or (
+                isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+            ):
+                node = node[part]
+                clean.append(part)
+            elif err["type"] in ("extra_forbidden", "missing") and part == loc[-1]:
+                clean.append(part)
+        kind = err["type"]
+        message = str(err["msg"])
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        item = re.match(r"^\[item (\d+)\] (.*)$", message, re.S)
+        if item:
+            clean.append(int(item.group(1)))
+            message = item.group(2)
+        full_loc = ("loom", *clean)
+        if kind == "extra_forbidden":
+            key = clean[-1]
+            parent_loc = tuple(clean[:-1])
+            allowed = _allowed_keys(parent_loc)
+            hint = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            message = f"unknown key {str(key)!r}" + (
+                f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
+            )
+            line = _line_of(tree, full_loc, first_line, key_line=True)
+        elif kind == "missing":
+            message = "required field is missing"
+            line = _line_of(tree, full_loc[:-1], first_line)
+            if isinstance(clean[-1], str) and len(clean) >= 2 and isinstance(clean[-2], int):
+                line = _item_line(tree, full_loc[:-1], first_line)
+        else:
+            message = _friendly(kind, message, node)
+            line = _line_of(tree, full_loc, first_line)
+        loc_text = _format_loc(tuple(clean)) or "loom"
+        signature = (line, loc_text, message)
+        if signature not in seen:
+            seen.add(signature)
+            issues.append(PlanIssue(line, loc_text, message))
+    return issues
+
+
+def _item_line(tree: Any, loc: tuple[Any, ...], first_line: int) -> int:
+    """The line of a list item (the `- ` of a stage), for fields missing from it."""
+    parent = tree
+    for part in loc[:-1]:
+        try:
+            parent = parent[part]
+        except (KeyError, IndexError, TypeError):
+            return _line_of(tree, loc, first_line)
+    lc = getattr(parent, "lc", None)
+    try:
+        return first_line + int(lc.item(loc[-1])[0]) if lc is not None else first_line
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return _line_of(tree, loc, first_line)
+
+
+def _friendly(kind: str, message: str, value: Any) -> str:
+    if isinstance(value, _Opaque):
+        return f"cannot use {value.what} here"
+    if kind in ("string_type",) and isinstance(value, int | float) and not isinstance(value, bool):
+        return f'expected a string, got {value!r} (quote it: "{value}")'
+    if kind == "string_type":
+        return f"expected a string, got {_describe(value)}"
+    if kind == "int_type":
+        return f"expected an integer, got {_describe(value)}"
+    if kind == "float_type":
+        return f"expected a number, got {_describe(value)}"
+    if kind == "bool_type":
+        return f"expected true or false, got {_describe(value)}"
+    if kind == "list_type":
+        return f"expected a list, got {_describe(value)}"
+    if kind in ("dict_type", "model_type"):
+        return f"expected a mapping, got {_describe(value)}"
+    if kind == "too_short" and isinstance(value, list) and not value:
+        return "must not be empty"
+    if kind == "literal_error":
+        return message.replace("Input should be", "must be")
+    return message.replace("Input should be", "must be")
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return repr(value)
+
+
+_ALLOWED: dict[str, list[str]] = {
+    "plan": list(PlanSpec.model_fields),
+    "stage": list(StageSpec.model_fields),
+    "wiring": list(WiringSpec.model_fields),
+    "sandbox": list(SandboxSpec.model_fields),
+    "filesystem": list(FilesystemSandbox.model_fields),
+    "network": list(NetworkSandbox.model_fields),
+    "sim": list(SimSpec.model_fields),
+}
+
+
+def _allowed_keys(parent: tuple[Any, ...]) -> list[str]:
+    names = [p for p in parent if isinstance(p, str)]
+    if not names:
+        return _ALLOWED["plan"]
+    last = names[-1]
+    if last == "stages":
+        return _ALLOWED["stage"]
+    return _ALLOWED.get(last, _ALLOWED["plan"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Pass 3: what spans stages
+
+
+def _graph_issues(tree: Any, data: dict[str, Any], first_line: int) -> list[PlanIssue]:
+    stages = data.get("stages")
+    if not isinstance(stages, list):
+        return []
+    issues: list[PlanIssue] = []
+    first_index: dict[str, int] = {}
+    graph: dict[str, list[str]] = {}
+    for i, stage in enumerate(stages):
+        if not isinstance(stage, dict):
+            continue
+        sid = stage.get("id")
+        if not isinstance(sid, str) or not _ID_RE.fullmatch(sid):
+            continue
+        if sid in first_index:
+            first_line_of = _line_of(tree, ("loom", "stages", first_index[sid], "id"), first_line)
+            issues.append(
+                PlanIssue(
+                    _line_of(tree, ("loom", "stages", i, "id"), first_line),
+                    f"stages[{i}].id",
+                    f"duplicate id {sid!r} (first used on line {first_line_of})",
+                )
+            )
+            continue
+        first_index[sid] = i
+    known = list(first_index)
+    for i, stage in enumerate(stages):
+        if not isinstance(stage, dict):
+            continue
+        sid = stage.get("id")
+        deps = stage.get("dependencies", [])
+        if not isinstance(deps, list):
+            continue
+        valid: list[str] = []
+        seen: set[str] = set()
+        for j, dep in enumerate(deps):
+            if not isinstance(dep, str):
+                continue  # the schema pass reports the type
+            loc = ("loom", "stages", i, "dependencies", j)
+            where = f"stages[{i}].dependencies[{j}]"
+            if dep == sid:
+                issues.append(
+                    PlanIssue(
+                        _line_of(tree, loc, first_line), where, "a stage cannot depend on itself"
+                    )
+                )
+            elif dep not in first_index:
+                hint = difflib.get_close_matches(dep, known, n=1, cutoff=0.6)
+                suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
+                issues.append(
+                    PlanIssue(
+                        _line_of(tree, loc, first_line), where, f"unknown stage {dep!r}{suffix}"
+                    )
+                )
+            elif dep in seen:
+                issues.append(
+                    PlanIssue(_line_of(tree, loc, first_line), where, f"{dep!r} is listed twice")
+                )
+            else:
+                valid.append(dep)
+            seen.add(dep)
+        if isinstance(sid, str) and first_index.get(sid) == i:
+            graph[sid] = valid
+    for cycle in find_cycles(graph):
+        head = cycle[0]
+        i = first_index[head]
+        j = next((k for k, d in enumerate(stages[i].get("dependencies", [])) if d == cycle[1]), 0)
+        issues.append(
+            PlanIssue(
+                _line_of(tree, ("loom", "stages", i, "dependencies", j), first_line),
+                f"stages[{i}].dependencies",
+                f"dependency cycle: {' -> '.join(cycle)}",
+            )
+        )
+    return issues
+
+
+# --------------------------------------------------------------------------------------------------
+# Entry points
+
+
+def parse_plan_text(text: str, path: str) -> Plan:
+    """Parse the Markdown ``text`` of the plan at ``path``; raises `PlanError` with every issue."""
+    lines = text.splitlines()
+    block = _find_block(lines)
+    if isinstance(block, PlanIssue):
+        raise PlanError(path, [block])
+    loaded = _load_yaml(block)
+    if isinstance(loaded, PlanIssue):
+        raise PlanError(path, [loaded])
+    tree, plain = loaded
+    if not isinstance(plain, dict) or not isinstance(plain.get("loom"), dict):
+        line = block.first_line
+        if isinstance(plain, dict) and "loom" in plain:
+            line = _line_of(tree, ("loom",), block.first_line)
+        raise PlanError(
+            path, [PlanIssue(line, "loom", "the metadata must be a mapping under a 'loom:' key")]
+        )
+    extra = [k for k in plain if k != "loom"]
+    issues = [
+        PlanIssue(
+            _line_of(tree, (k,), block.first_line, key_line=True),
+            str(k),
+            "unknown top-level key (everything goes under 'loom:')",
+        )
+        for k in extra
+    ]
+    data = plain["loom"]
+    issues += _schema_issues(tree, data, block.first_line)
+    issues += _graph_issues(tree, data, block.first_line)
+    if issues:
+        raise PlanError(path, issues)
+    spec = PlanSpec.model_validate(data)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return Plan(path, stem, _plan_name(lines, stem), spec)
+
+
+def load_plan(path: str) -> Plan:
+    """Read and parse the plan file at ``path``."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise PlanError(path, [PlanIssue(1, "", "no such file")]) from None
+    except IsADirectoryError:
+        raise PlanError(path, [PlanIssue(1, "", "is a directory, not a plan file")]) from None
+    except OSError as exc:
+        raise PlanError(path, [PlanIssue(1, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise PlanError(path, [PlanIssue(line, "", "not valid UTF-8 text")]) from None
+    return parse_plan_text(text, path)

@@ -1,0 +1,340 @@
+"""The `.work/` directory: every record loom keeps, as plain files.
+
+Layout (see FORMATS.md)::
+
+    .work/config.toml             plan and settings
+    .work/stages/<id>.md          stage record (YAML front matter) + readable summary
+    .work/sessions/<sid>.md       session record + summary
+    .work/signals/<sid>.md        what the session's agent is asked to do
+    .work/handoffs/<id>-handoff-NNN.md
+    .work/memory/<id>.md          the stage's journal
+    .work/events.jsonl            one JSON line per event (append-only, rotated)
+    .work/loom.lock               held by the one running scheduler
+    .work/store.lock              taken briefly around every read-modify-write
+
+Every write is atomic (see `fsutil`); every read-modify-write runs under the store lock, so that
+concurrent `loom` processes never lose each other's changes.  A broken file is reported by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from loom_tui.core import frontmatter
+from loom_tui.core.errors import NotFound, StoreError, UsageError
+from loom_tui.core.fsutil import TEMP_SUFFIX, FileLock, atomic_write, read_text
+from loom_tui.core.model import Record, SessionRecord, StageRecord
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import TypeVar
+
+    from loom_tui.core.config import ProjectConfig
+
+    R = TypeVar("R", bound=Record)
+
+EVENTS_NAME = "events.jsonl"
+EVENTS_ROTATE_BYTES = 8 * 1024 * 1024
+SUBDIRS = ("stages", "sessions", "signals", "handoffs", "memory", "hooks", "logs")
+
+_ID_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_ID_REST = _ID_FIRST | frozenset("-_")
+_SESSION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
+def is_valid_stage_id(stage_id: str) -> bool:
+    """1-64 characters of ``a-z 0-9 - _``, starting with a letter or digit."""
+    return (
+        0 < len(stage_id) <= 64
+        and stage_id[0] in _ID_FIRST
+        and all(c in _ID_REST for c in stage_id)
+    )
+
+
+def _check_session_id(session_id: str) -> None:
+    if not session_id or len(session_id) > 80 or not set(session_id) <= _SESSION_CHARS:
+        raise UsageError(f"invalid session id {session_id!r}")
+
+
+def format_time(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+class Store:
+    """Reads and writes the records of one project's `.work/` directory."""
+
+    def __init__(self, work_dir: str) -> None:
+        self.work_dir = os.path.abspath(work_dir)
+        self.root = os.path.dirname(self.work_dir)
+        self.stages_dir = os.path.join(self.work_dir, "stages")
+        self.sessions_dir = os.path.join(self.work_dir, "sessions")
+        self.signals_dir = os.path.join(self.work_dir, "signals")
+        self.handoffs_dir = os.path.join(self.work_dir, "handoffs")
+        self.memory_dir = os.path.join(self.work_dir, "memory")
+        self.hooks_dir = os.path.join(self.work_dir, "hooks")
+        self.logs_dir = os.path.join(self.work_dir, "logs")
+        self.events_path = os.path.join(self.work_dir, EVENTS_NAME)
+        self.lock_path = os.path.join(self.work_dir, "store.lock")
+        self.scheduler_lock_path = os.path.join(self.work_dir, "loom.lock")
+
+    @classmethod
+    def find(cls, explicit: str | None = None, cwd: str | None = None) -> Store:
+        from loom_tui.core.project import find_work_dir
+
+        return cls(find_work_dir(explicit, cwd))
+
+    def create_layout(self) -> None:
+        for sub in SUBDIRS:
+            os.makedirs(os.path.join(self.work_dir, sub), exist_ok=True)
+
+    def rel(self, path: str) -> str:
+        """``path`` relative to the project root, for messages."""
+        try:
+            return os.path.relpath(path, self.root)
+        except ValueError:
+            return path
+
+    # locking ----------------------------------------------------------------------------------
+    def lock(self) -> FileLock:
+        """The store lock, to hold around a read-modify-write (not re-entrant)."""
+        return FileLock(self.lock_path)
+
+    # config -----------------------------------------------------------------------------------
+    def config(self) -> ProjectConfig:
+        from loom_tui.core.config import read_config
+
+        return read_config(self.work_dir)
+
+    # generic record I/O -----------------------------------------------------------------------
+    def _read_record(self, cls: type[R], path: str) -> R:
+        where = self.rel(path)
+        try:
+            text = read_text(path)
+        except FileNotFoundError:
+            raise
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StoreError(f"{where}: cannot read: {exc}") from None
+        data, _body = frontmatter.parse(text, where)
+        problems = cls.problems(data)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise StoreError(f"{where}: {problems[0]}{more}")
+        return cls(**data)
+
+    def _list(self, directory: str) -> Iterator[str]:
+        try:
+            names = sorted(os.listdir(directory))
+        except FileNotFoundError:
+            return
+        for name in names:
+            if name.endswith(".md") and not name.startswith("."):
+                yield os.path.join(directory, name)
+
+    # stages -----------------------------------------------------------------------------------
+    def stage_path(self, stage_id: str) -> str:
+        if not is_valid_stage_id(stage_id):
+            raise UsageError(
+                f"invalid stage id {stage_id!r}: use a-z, 0-9, '-' and '_', starting with a "
+                "letter or digit"
+            )
+        return os.path.join(self.stages_dir, f"{stage_id}.md")
+
+    def stage_ids(self) -> list[str]:
+        return [os.path.basename(p)[:-3] for p in self._list(self.stages_dir)]
+
+    def read_stage(self, stage_id: str) -> StageRecord:
+        path = self.stage_path(stage_id)
+        try:
+            record = self._read_record(StageRecord, path)
+        except FileNotFoundError:
+            known = ", ".join(self.stage_ids()) or "none"
+            raise NotFound(f"no stage {stage_id!r} in this plan (stages: {known})") from None
+        if record.id != stage_id:
+            raise StoreError(
+                f"{self.rel(path)}: id: the file is named {stage_id!r} but says {record.id!r}"
+            )
+        return record
+
+    def stages(self) -> list[StageRecord]:
+        """Every stage, in plan order."""
+        records = []
+        for path in self._list(self.stages_dir):
+            try:
+                records.append(self._read_record(StageRecord, path))
+            except FileNotFoundError:
+                continue  # removed between listing and reading
+        records.sort(key=lambda r: (r.plan_index, r.id))
+        return records
+
+    def write_stage(self, record: StageRecord) -> None:
+        record.updated_at = time.time()
+        body = stage_body(record)
+        atomic_write(self.stage_path(record.id), frontmatter.render(record.to_dict(), body))
+
+    def update_stage(self, stage_id: str, change: Callable[[StageRecord], None]) -> StageRecord:
+        """Read, change and write one stage under the store lock; returns the written record."""
+        with self.lock():
+            record = self.read_stage(stage_id)
+            change(record)
+            self.write_stage(record)
+        return record
+
+    # sessions ---------------------------------------------------------------------------------
+    def session_path(self, session_id: str) -> str:
+        _check_session_id(session_id)
+        return os.path.join(self.sessions_dir, f"{session_id}.md")
+
+    def read_session(self, session_id: str) -> SessionRecord:
+        path = self.session_path(session_id)
+        try:
+            return self._read_record(SessionRecord, path)
+        except FileNotFoundError:
+            raise NotFound(f"no session {session_id!r}") from None
+
+    def sessions(self) -> list[SessionRecord]:
+        records = []
+        for path in self._list(self.sessions_dir):
+            try:
+                records.append(self._read_record(SessionRecord, path))
+            except FileNotFoundError:
+                continue
+        records.sort(key=lambda r: (r.started_at or 0.0, r.id))
+        return records
+
+    def write_session(self, record: SessionRecord) -> None:
+        body = session_body(record)
+        atomic_write(self.session_path(record.id), frontmatter.render(record.to_dict(), body))
+
+    def update_session(
+        self, session_id: str, change: Callable[[SessionRecord], None]
+    ) -> SessionRecord:
+        with self.lock():
+            record = self.read_session(session_id)
+            change(record)
+            self.write_session(record)
+        return record
+
+    # signals, handoffs, memory ----------------------------------------------------------------
+    def signal_path(self, session_id: str) -> str:
+        _check_session_id(session_id)
+        return os.path.join(self.signals_dir, f"{session_id}.md")
+
+    def memory_path(self, stage_id: str) -> str:
+        self.stage_path(stage_id)  # validates the id
+        return os.path.join(self.memory_dir, f"{stage_id}.md")
+
+    def handoff_paths(self, stage_id: str) -> list[str]:
+        """The stage's handoff files, oldest first."""
+        prefix = f"{stage_id}-handoff-"
+        return [p for p in self._list(self.handoffs_dir) if os.path.basename(p).startswith(prefix)]
+
+    # events -----------------------------------------------------------------------------------
+    def append_event(self, kind: str, **fields: object) -> dict[str, object]:
+        """Append one event line to events.jsonl (one `write` with O_APPEND: lines never mix)."""
+        event: dict[str, object] = {"ts": round(time.time(), 6), "kind": kind}
+        event.update(fields)
+        line = (json.dumps(event, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        fd = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+        if size > EVENTS_ROTATE_BYTES:
+            self._rotate_events()
+        return event
+
+    def _rotate_events(self) -> None:
+        with self.lock():
+            try:
+                if os.path.getsize(self.events_path) > EVENTS_ROTATE_BYTES:
+                    os.replace(self.events_path, self.events_path + ".1")
+            except OSError:
+                pass
+
+    def read_events(self, limit: int | None = None) -> list[dict[str, object]]:
+        """The newest ``limit`` events (all when None), oldest first; bad lines are skipped."""
+        try:
+            with open(self.events_path, encoding="utf-8", errors="replace") as fh:
+                lines = fh.readlines()
+        except FileNotFoundError:
+            return []
+        if limit is not None:
+            lines = lines[-limit:]
+        out = []
+        for line in lines:
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                out.append(value)
+        return out
+
+    def stale_temp_files(self) -> list[str]:
+        """Temporary files left by writers that were killed mid-write."""
+        found: list[str] = []
+        for directory, _dirs, files in os.walk(self.work_dir):
+            found.extend(os.path.join(directory, f) for f in files if f.endswith(TEMP_SUFFIX))
+        return found
+
+
+# --------------------------------------------------------------------------------------------------
+# Readable bodies: regenerated from the record at every write, so they never disagree with it.
+
+
+def stage_body(stage: StageRecord) -> str:
+    flags = [f for f, on in (("held", stage.held), ("merged", stage.merged)) if on]
+    status = stage.status.value + (f" ({', '.join(flags)})" if flags else "")
+    lines = [f"# {stage.name} (`{stage.id}`)", "", stage.description.strip() or "-", ""]
+    lines.append(f"- Status: {status}")
+    lines.append(f"- Dependencies: {', '.join(stage.dependencies) or 'none'}")
+    lines.append(f"- Retries: {stage.retry_count} of {stage.max_retries}")
+    lines.append(f"- Context budget: {stage.context_budget}%")
+    if stage.session_id:
+        percent = "-" if stage.context_percent is None else f"{stage.context_percent:.0f}%"
+        lines.append(
+            f"- Session: {stage.session_id} (generation {stage.generation}, context {percent})"
+        )
+    if stage.worktree:
+        lines.append(f"- Worktree: {stage.worktree} on branch {stage.branch or '-'}")
+    if stage.blocked_reason:
+        lines.append(f"- Blocked: {stage.blocked_reason}")
+    if stage.handoffs:
+        lines.append(f"- Handoffs: {', '.join(stage.handoffs)}")
+    lines.append(f"- Updated: {format_time(stage.updated_at)}")
+    if stage.acceptance:
+        lines += ["", "## Acceptance", ""]
+        lines.extend(f"- `{cmd}`" for cmd in stage.acceptance)
+    return "\n".join(lines) + "\n"
+
+
+def session_body(session: SessionRecord) -> str:
+    lines = [f"# Session {session.id}", ""]
+    lines.append(f"- Stage: {session.stage_id} (generation {session.generation})")
+    lines.append(f"- Agent: {session.agent}; status {session.status}")
+    if session.pane_id:
+        lines.append(f"- tmux: -L {session.tmux_socket} pane {session.pane_id}")
+    lines.append(f"- Started: {format_time(session.started_at)}")
+    if session.ended_at:
+        lines.append(
+            f"- Ended: {format_time(session.ended_at)} ({session.end_reason or 'unknown'}, "
+            f"exit {session.exit_code if session.exit_code is not None else '?'})"
+        )
+    if session.context_percent is not None:
+        lines.append(
+            f"- Context: {session.context_percent:.0f}% ({session.context_tokens or 0} tokens, "
+            f"from {session.context_source or '?'})"
+        )
+    if session.agent_state:
+        lines.append(f"- Agent state: {session.agent_state} ({session.agent_state_source})")
+    if session.last_lines:
+        lines += ["", "## Last lines of the pane", "", "```"]
+        lines.extend(session.last_lines)
+        lines.append("```")
+    return "\n".join(lines) + "\n"
