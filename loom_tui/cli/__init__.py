@@ -22,4 +22,4 @@ def main(argv: list[str] | None = None) -> int:
             return code
     from loom_tui.cli.app import run
 
-    return run(args)
+    return int(run(args))

@@ -14,6 +14,7 @@ import click
 from loom_tui import __version__
 from loom_tui.cli.output import report_crash, report_error, say
 from loom_tui.core.errors import LoomError
+from loom_tui.core.hooks import EVENTS as HOOK_EVENTS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -41,7 +42,6 @@ def _complete_stage_ids(
 @click.option(
     "--work-dir",
     metavar="DIR",
-    envvar="LOOM_WORK_DIR",
     help="The project (or its .work directory). Default: $LOOM_WORK_DIR, else the nearest "
     ".work/ above the current directory, else the main worktree of this git repository.",
 )
@@ -129,6 +129,280 @@ def stage_block(ctx: click.Context, stage_id: str, reason: tuple[str, ...]) -> N
     from loom_tui.cli.stage_commands import run_stage_verb
 
     ctx.exit(run_stage_verb("block", [stage_id], ctx.find_root().obj["work_dir"], " ".join(reason)))
+
+
+@cli.command(name="run", context_settings=CONTEXT)
+@click.option(
+    "--headless",
+    is_flag=True,
+    help="Run in the foreground without the TUI, one line "
+    "per event; exit 0 when every stage is completed or skipped, 1 when stuck.",
+)
+@click.option(
+    "--agent",
+    type=click.Choice(["claude", "sim"]),
+    default=None,
+    help="The agent to run in each stage's pane (default: the project's setting, "
+    "claude). `sim` is loom's simulated agent: no API key needed.",
+)
+@click.option(
+    "-p",
+    "--max-parallel",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Run at most N stages at once (overrides the plan's max_parallel).",
+)
+@click.option(
+    "--stage",
+    "only_stage",
+    metavar="ID",
+    default=None,
+    shell_complete=_complete_stage_ids,
+    help="Run only this stage.",
+)
+@click.pass_context
+def run_command(
+    ctx: click.Context,
+    headless: bool,
+    agent: str | None,
+    max_parallel: int | None,
+    only_stage: str | None,
+) -> None:
+    """Run the plan: start every ready stage in its own worktree and tmux pane."""
+    from loom_tui.core.scheduler import SchedulerOptions
+    from loom_tui.core.store import Store
+
+    store = Store.find(ctx.find_root().obj["work_dir"])
+    if only_stage is not None:
+        store.read_stage(only_stage)
+    options = SchedulerOptions(agent=agent, max_parallel=max_parallel, only_stage=only_stage)
+    if headless:
+        import asyncio
+
+        from loom_tui.core.headless import run_headless
+
+        ctx.exit(asyncio.run(run_headless(store, options)))
+    from loom_tui.tui import run_tui
+
+    ctx.exit(run_tui(store, options, theme=None))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "--kill-sessions",
+    is_flag=True,
+    help="Also end every agent session (their stages go back to queued).",
+)
+@click.pass_context
+def stop(ctx: click.Context, kill_sessions: bool) -> None:
+    """Stop the running scheduler (agents keep running unless --kill-sessions)."""
+    from loom_tui.core.control import stop_scheduler
+    from loom_tui.core.store import Store
+
+    store = Store.find(ctx.find_root().obj["work_dir"])
+    for line in stop_scheduler(store, kill_sessions=kill_sessions):
+        say(line)
+
+
+@cli.group(context_settings=CONTEXT)
+def sessions() -> None:
+    """List or end agent sessions."""
+
+
+@sessions.command(name="list", context_settings=CONTEXT)
+@click.option("--all", "show_all", is_flag=True, help="Include sessions that have ended.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def sessions_list(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """Show the sessions, their panes and whether their agents are alive."""
+    from loom_tui.core.control import session_rows
+    from loom_tui.core.store import Store
+
+    rows = session_rows(Store.find(ctx.find_root().obj["work_dir"]), show_all)
+    if as_json:
+        import json
+
+        say(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        say("no live sessions" + ("" if show_all else " (--all shows ended ones)"))
+        return
+    headers = ["session", "stage", "gen", "status", "pane", "alive", "context", "started"]
+    table = [headers] + [[str(r[h]) for h in headers] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
+    for row in table:
+        say("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+@sessions.command(name="kill", context_settings=CONTEXT)
+@click.argument("session_ids", nargs=-1, required=True, metavar="SESSION...")
+@click.pass_context
+def sessions_kill(ctx: click.Context, session_ids: tuple[str, ...]) -> None:
+    """End sessions (a unique prefix of the id is enough); their stages are blocked."""
+    from loom_tui.core.control import kill_session
+    from loom_tui.core.store import Store
+
+    store = Store.find(ctx.find_root().obj["work_dir"])
+    for session_id in session_ids:
+        say(kill_session(store, session_id))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("stage_id", metavar="ID", shell_complete=_complete_stage_ids)
+@click.pass_context
+def merge(ctx: click.Context, stage_id: str) -> None:
+    """Merge a completed stage's branch into the base branch now."""
+    from loom_tui.core.merging import merge_now
+    from loom_tui.core.store import Store
+
+    say(merge_now(Store.find(ctx.find_root().obj["work_dir"]), stage_id))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("stage_id", metavar="ID", shell_complete=_complete_stage_ids)
+@click.pass_context
+def diagnose(ctx: click.Context, stage_id: str) -> None:
+    """Explain a stage's state: failure, sessions, last pane lines, what to do next."""
+    from loom_tui.core.diagnose import diagnose as report
+    from loom_tui.core.store import Store
+
+    for line in report(Store.find(ctx.find_root().obj["work_dir"]), stage_id):
+        say(line)
+
+
+@cli.group(context_settings=CONTEXT)
+def handoff() -> None:
+    """Write or show handoffs (what a session leaves for the next one)."""
+
+
+@handoff.command(name="write", context_settings=CONTEXT)
+@click.argument("stage_id", metavar="ID", shell_complete=_complete_stage_ids)
+@click.option("--summary", default="", help="What is done so far.")
+@click.option("--next", "next_steps", multiple=True, help="A next step (repeat for several).")
+@click.option("--decision", "decisions", multiple=True, help="A decision that matters (repeat).")
+@click.pass_context
+def handoff_write(
+    ctx: click.Context,
+    stage_id: str,
+    summary: str,
+    next_steps: tuple[str, ...],
+    decisions: tuple[str, ...],
+) -> None:
+    """Record the stage's state for a fresh session; git state and files are added by loom."""
+    from loom_tui.core.handoff import write_handoff
+    from loom_tui.core.store import Store
+
+    store = Store.find(ctx.find_root().obj["work_dir"])
+    stage = store.read_stage(stage_id)
+    session_id = os.environ.get("LOOM_SESSION_ID")
+    inside = session_id is not None and os.environ.get("LOOM_STAGE_ID") == stage_id
+    session_id = session_id if inside else stage.session_id
+    trigger = "manual"
+    if session_id:
+        try:
+            trigger = store.read_session(session_id).handoff_trigger or "manual"
+        except LoomError:
+            session_id = None
+    path = write_handoff(
+        store,
+        stage_id,
+        session_id=session_id,
+        trigger=trigger,
+        written_by="agent" if inside else "user",
+        summary=summary,
+        next_steps=list(next_steps),
+        decisions=list(decisions),
+    )
+    say(f"handoff written: {store.rel(path)}")
+
+
+@handoff.command(name="show", context_settings=CONTEXT)
+@click.argument("stage_id", metavar="ID", shell_complete=_complete_stage_ids)
+@click.pass_context
+def handoff_show(ctx: click.Context, stage_id: str) -> None:
+    """Print the stage's newest handoff."""
+    from loom_tui.core.store import Store
+
+    store = Store.find(ctx.find_root().obj["work_dir"])
+    paths = store.handoff_paths(stage_id)
+    if not paths:
+        raise LoomError(f"stage {stage_id} has no handoff")
+    with open(paths[-1], encoding="utf-8") as fh:
+        click.echo(fh.read(), nl=False)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("stage_id", metavar="ID", shell_complete=_complete_stage_ids)
+@click.pass_context
+def resume(ctx: click.Context, stage_id: str) -> None:
+    """Start a fresh session of the stage from its newest handoff."""
+    from loom_tui.core.actions import resume as resume_stage
+    from loom_tui.core.store import Store
+
+    say(resume_stage(Store.find(ctx.find_root().obj["work_dir"]), stage_id).message)
+
+
+@cli.group(context_settings=CONTEXT)
+def memory() -> None:
+    """The stage's journal: notes and decisions kept across its sessions."""
+
+
+def _memory_stage(stage_id: str | None) -> str:
+    stage_id = stage_id or os.environ.get("LOOM_STAGE_ID")
+    if not stage_id:
+        raise click.UsageError("give --stage ID (or run inside a stage session)")
+    return stage_id
+
+
+def _memory_add(kind: str) -> None:
+    @memory.command(name=kind, context_settings=CONTEXT, help=f"Record a {kind}.")
+    @click.option(
+        "--stage",
+        "stage_id",
+        metavar="ID",
+        default=None,
+        help="The stage (default: $LOOM_STAGE_ID).",
+    )
+    @click.argument("text", nargs=-1, required=True)
+    @click.pass_context
+    def command(ctx: click.Context, stage_id: str | None, text: tuple[str, ...]) -> None:
+        from loom_tui.core import memory as mem
+        from loom_tui.core.store import Store
+
+        store = Store.find(ctx.find_root().obj["work_dir"])
+        sid = _memory_stage(stage_id)
+        mem.add(store, sid, kind, " ".join(text))
+        say(f"{kind} recorded for stage {sid}")
+
+
+_memory_add("note")
+_memory_add("decision")
+
+
+@memory.command(name="list", context_settings=CONTEXT)
+@click.option("--stage", "stage_id", metavar="ID", default=None)
+@click.pass_context
+def memory_list(ctx: click.Context, stage_id: str | None) -> None:
+    """Show the stage's notes and decisions."""
+    from loom_tui.core import memory as mem
+    from loom_tui.core.store import Store
+
+    store = Store.find(ctx.find_root().obj["work_dir"])
+    for kind, text in mem.entries(store, _memory_stage(stage_id)):
+        say(f"{kind:<9} {text}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("event", type=click.Choice(list(HOOK_EVENTS)))
+def hook(event: str) -> None:
+    """Handle a Claude Code hook or statusLine call (reads its JSON on stdin).
+
+    Wired into each session's settings by loom; never fails the agent (errors go to
+    .work/logs/hooks.log).
+    """
+    from loom_tui.cli.fast import run_hook
+
+    sys.exit(run_hook(event))
 
 
 @cli.command(context_settings=CONTEXT)

@@ -12,9 +12,9 @@ from loom_tui.cli.stage_commands import VERBS
 
 
 def _take_work_dir(args: list[str]) -> tuple[str | None, list[str]] | None:
-    """Pull ``--work-dir X`` / ``--work-dir=X`` out of ``args``; None when the form is unusual."""
+    """Pull the leading ``--work-dir X`` / ``--work-dir=X`` (the group's option, which click accepts
+    only before the command) off ``args``; None when the form is unusual."""
     work_dir = None
-    rest: list[str] = []
     i = 0
     while i < len(args):
         arg = args[i]
@@ -30,22 +30,49 @@ def _take_work_dir(args: list[str]) -> tuple[str | None, list[str]] | None:
             work_dir = arg[len("--work-dir=") :]
             i += 1
             continue
-        rest.append(arg)
-        i += 1
-    return work_dir, rest
+        break
+    return work_dir, args[i:]
+
+
+def run_hook(command: str) -> int:
+    """`loom hook <event>`: never fails the agent (errors are logged, exit 0)."""
+    import os
+    import sys
+
+    from loom_tui.core import hooks
+
+    env = dict(os.environ)
+    try:
+        answer = hooks.handle(command, sys.stdin.read(), env)
+    except Exception as exc:
+        hooks.log_failure(env, command, exc)
+        return 0
+    if answer.stdout:
+        sys.stdout.write(answer.stdout + ("" if answer.stdout.endswith("\n") else "\n"))
+    if answer.stderr:
+        sys.stderr.write(answer.stderr + "\n")
+    return answer.exit_code
 
 
 def dispatch(argv: list[str]) -> int | None:
+    if len(argv) == 2 and argv[0] == "hook":
+        from loom_tui.core.hooks import EVENTS
+
+        if argv[1] in EVENTS:
+            return run_hook(argv[1])
+        return None
     parsed = _take_work_dir(argv)
     if parsed is None:
         return None
     work_dir, args = parsed
     if len(args) < 3 or args[0] != "stage" or args[1] not in VERBS:
         return None
-    if any(a.startswith("-") for a in args[2:]) and "--" not in args:
-        return None
+    rest = args[2:]
+    cut = rest.index("--") if "--" in rest else len(rest)
+    if any(a.startswith("-") for a in rest[:cut]):
+        return None  # an option before `--`: click parses it (or reports it)
     verb = args[1]
-    operands = [a for a in args[2:] if a != "--"]
+    operands = rest[:cut] + rest[cut + 1 :]  # as click: only the first `--` ends the options
     reason = ""
     if verb == "block":
         operands, reason = operands[:1], " ".join(operands[1:])

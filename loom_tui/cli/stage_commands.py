@@ -52,9 +52,10 @@ def run_stage_verb(verb: str, ids: list[str], work_dir: str | None, reason: str 
 
 def _complete(store: Store, stage_id: str) -> int:
     from loom_tui.core import actions
+    from loom_tui.core.model import Status, can_transition
 
     stage = store.read_stage(stage_id)
-    if stage.acceptance:
+    if stage.acceptance and can_transition(stage.status, Status.COMPLETED):  # else refused unrun
         say(f"stage {stage_id}: running {len(stage.acceptance)} acceptance command(s)")
     result, results = actions.complete(store, stage_id, on_result=_print_result)
     if results and not all(r.passed for r in results):

@@ -89,14 +89,15 @@ def _promote_ready(by_id: dict[str, StageRecord]) -> list[StageRecord]:
     return changed
 
 
-def promote_ready(store: Store, source: str = "scheduler") -> list[StageRecord]:
-    """Public form of the readiness pass, with its own lock and events."""
+def promote_ready(store: Store, source: str = "scheduler", log: bool = True) -> list[StageRecord]:
+    """Public form of the readiness pass, with its own lock (and events unless ``log`` is off:
+    the scheduler records its own)."""
     with store.lock():
         by_id = {s.id: s for s in store.stages()}
         changed = _promote_ready(by_id)
         for stage in changed:
             store.write_stage(stage)
-    for stage in changed:
+    for stage in changed if log else []:
         store.append_event(
             "stage-status",
             stage=stage.id,
@@ -181,7 +182,11 @@ def retry(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
 
     result = _mutate(store, stage_id, change, "stage-retried", source)
     if result.changed:
-        result.message = f"stage {stage_id} queued for a retry"
+        # A stage blocked before its dependencies were done goes back to waiting for them.
+        waiting = result.stage is not None and result.stage.status is Status.WAITING_FOR_DEPS
+        result.message = f"stage {stage_id} " + (
+            "waiting for its dependencies again" if waiting else "queued for a retry"
+        )
     return result
 
 
@@ -294,7 +299,9 @@ def _isdir(path: str) -> bool:
 
 
 def require_stage_ids(store: Store, ids: list[str]) -> None:
-    """Fail before changing anything when one of several ids is unknown."""
+    """Fail before changing anything when one of several ids is invalid (exit 2) or unknown."""
+    for stage_id in ids:
+        store.stage_path(stage_id)  # raises UsageError for an id that can never name a stage
     known = set(store.stage_ids())
     unknown = [i for i in ids if i not in known]
     if unknown:
@@ -302,3 +309,37 @@ def require_stage_ids(store: Store, ids: list[str]) -> None:
             f"no stage {', '.join(repr(u) for u in unknown)} in this plan "
             f"(stages: {', '.join(sorted(known)) or 'none'})"
         )
+
+
+def resume(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
+    """Start a fresh session of the stage from its newest handoff, by hand."""
+
+    def change(stage: StageRecord, _: dict[str, StageRecord]) -> str | None:
+        if not stage.handoffs:
+            raise LoomError(
+                f"stage {stage_id} has no handoff to resume from (`loom stage retry` starts it "
+                "again from its branch)"
+            )
+        if stage.status in (
+            Status.COMPLETED,
+            Status.SKIPPED,
+            Status.MERGE_CONFLICT,
+            Status.WAITING_FOR_DEPS,
+            Status.QUEUED,
+        ):
+            raise TransitionError(
+                f"stage {stage_id} is {stage.status}: only a blocked or running stage can be "
+                "resumed from a handoff"
+            )
+        stage.set_status(Status.QUEUED)
+        stage.session_id = None
+        stage.next_retry_at = None
+        stage.blocked_reason = None
+        return None
+
+    result = _mutate(store, stage_id, change, "stage-resumed", source)
+    if result.changed and result.stage is not None:
+        result.message = (
+            f"stage {stage_id} queued: a fresh session continues from {result.stage.handoffs[-1]}"
+        )
+    return result

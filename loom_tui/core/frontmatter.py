@@ -35,6 +35,7 @@ _RESERVED = frozenset(
 _PLAIN_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _PLAIN_REST = _PLAIN_FIRST | frozenset("0123456789-./")
 _DIGITS = frozenset("0123456789")
+_FLOAT_CHARS = _DIGITS | frozenset(".eE+-")
 
 
 class _Unsupported(Exception):
@@ -112,9 +113,21 @@ def _scalar(value: object) -> str:
     raise TypeError(f"cannot write {type(value).__name__} in front matter")
 
 
+#: Characters YAML does not allow raw in a stream, escaped in nested values (JSON leaves them raw).
+_FLOW_ESCAPES = {
+    code: f"\\u{code:04x}"
+    for code in (*range(0x7F, 0xA0), 0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF, *range(0xD800, 0xE000))
+}
+
+
 def _flow(value: object) -> str:
-    """Nested values as one line of JSON, which YAML 1.2 reads as flow style."""
-    return json.dumps(value, ensure_ascii=True, allow_nan=False)
+    """Nested values as one line of JSON, which YAML 1.2 reads as flow style.
+
+    Not ``ensure_ascii``: JSON writes a character beyond U+FFFF as a surrogate pair of ``\\u``
+    escapes, which YAML reads as two lone surrogates.  Non-ASCII is written raw instead, except
+    what YAML forbids raw (see `quote`), which can only occur inside strings and is escaped.
+    """
+    return json.dumps(value, ensure_ascii=False, allow_nan=False).translate(_FLOW_ESCAPES)
 
 
 def dump(data: dict[str, object]) -> str:
@@ -175,6 +188,10 @@ def _parse_plain(text: str) -> object:
             raise _Unsupported from None
         if "_" in text or text.lower().startswith(("0x", "0o")):
             raise _Unsupported
+        if not set(body) <= _FLOAT_CHARS or (body[0] == "." and "e" in body.lower()):
+            # float() also takes "-inf", "+nan", "-Infinity"; YAML reads them as strings, and
+            # ruamel.yaml reads ".5e3" as one too: let the full reader decide.
+            raise _Unsupported
         return number
     if first in "-?:,[]{}#&*!|>'\"%@`" or ": " in text or " #" in text or text.endswith(":"):
         raise _Unsupported
@@ -200,10 +217,21 @@ def _parse_value(text: str) -> object:
         return value
     if first in "[{":
         try:
-            return json.loads(text)
-        except ValueError:
+            return json.loads(text, parse_constant=_json_constant, object_pairs_hook=_json_object)
+        except (ValueError, RecursionError):
             raise _Unsupported from None
     return _parse_plain(text)
+
+
+def _json_constant(name: str) -> object:
+    raise _Unsupported  # NaN, Infinity: JSON's extensions, plain strings to YAML
+
+
+def _json_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise _Unsupported  # duplicate keys: let the full reader report them
+    return data
 
 
 def _parse_subset(text: str) -> dict[str, object]:

@@ -244,6 +244,8 @@ class StageRecord(Record):
         _Field("worktree", "str?", None),
         _Field("branch", "str?", None),
         _Field("merge_commit", "str?", None),
+        _Field("handoff_head", "str?", None),
+        _Field("handoff_streak", "int", 0),
         _Field("created_at", "num?", None),
         _Field("updated_at", "num?", None),
         _Field("started_at", "num?", None),
@@ -279,6 +281,8 @@ class StageRecord(Record):
     worktree: str | None
     branch: str | None
     merge_commit: str | None
+    handoff_head: str | None
+    handoff_streak: int
     created_at: float | None
     updated_at: float | None
     started_at: float | None
@@ -343,6 +347,11 @@ class SessionRecord(Record):
         _Field("agent_state_at", "num?", None),
         _Field("handoff_requested_at", "num?", None),
         _Field("handoff", "str?", None),
+        _Field("precompact_blocked_at", "num?", None),
+        _Field("handoff_trigger", "str?", None),
+        _Field("handoff_at", "num?", None),
+        _Field("handoff_pasted_at", "num?", None),
+        _Field("stop_at", "num?", None),
     )
     _REQUIRED = ("id", "stage_id")
 
@@ -376,6 +385,11 @@ class SessionRecord(Record):
     agent_state_at: float | None
     handoff_requested_at: float | None
     handoff: str | None
+    precompact_blocked_at: float | None
+    handoff_trigger: str | None
+    handoff_at: float | None
+    handoff_pasted_at: float | None
+    stop_at: float | None
 
     @property
     def live(self) -> bool:

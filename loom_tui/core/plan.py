@@ -20,7 +20,14 @@ import os
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from loom_tui.core.dag import find_cycles
 from loom_tui.core.errors import UsageError
@@ -172,12 +179,22 @@ class SimSpec(_Model):
     @field_validator("step_seconds", mode="before")
     @classmethod
     def _seconds(cls, value: object) -> object:
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if isinstance(value, int) and not isinstance(value, bool):
+            try:
+                return float(value)
+            except OverflowError:  # an int beyond float's range: let the upper bound reject it
+                return float("inf")
+        return value
 
     @field_validator("edit")
     @classmethod
     def _edit(cls, value: str | None) -> str | None:
         return None if value is None else _relative_glob(value)
+
+
+# Validated item by item, so that every bad item of a list is reported on its own line.
+_Command = Annotated[str, AfterValidator(_command)]
+_Glob = Annotated[str, AfterValidator(_relative_glob)]
 
 
 class StageSpec(_Model):
@@ -187,11 +204,11 @@ class StageSpec(_Model):
     name: str
     description: str
     dependencies: list[str] = []
-    acceptance: list[str] = []
-    files: list[str] = []
+    acceptance: list[_Command] = []
+    files: list[_Glob] = []
     context_budget: Annotated[int, Field(ge=1, le=100)] = 65
-    truths: list[str] = []
-    artifacts: list[str] = []
+    truths: list[_Command] = []
+    artifacts: list[_Glob] = []
     wiring: list[WiringSpec] = []
     model: str = "opus"
     max_retries: Annotated[int, Field(ge=0, le=100)] = 3
@@ -209,33 +226,6 @@ class StageSpec(_Model):
     @classmethod
     def _nonempty(cls, value: str) -> str:
         return _text(value)
-
-    @field_validator("acceptance", "truths")
-    @classmethod
-    def _commands(cls, values: list[str]) -> list[str]:
-        for i, value in enumerate(values):
-            try:
-                _command(value)
-            except ValueError as exc:
-                raise _ItemError(i, str(exc)) from None
-        return values
-
-    @field_validator("files", "artifacts")
-    @classmethod
-    def _globs(cls, values: list[str]) -> list[str]:
-        for i, value in enumerate(values):
-            try:
-                _relative_glob(value)
-            except ValueError as exc:
-                raise _ItemError(i, str(exc)) from None
-        return values
-
-
-class _ItemError(ValueError):
-    """A list item's error; its index is recovered from the message to point at the item's line."""
-
-    def __init__(self, index: int, message: str) -> None:
-        super().__init__(f"[item {index}] {message}")
 
 
 class PlanSpec(_Model):
@@ -415,17 +405,29 @@ class _YamlProblem(Exception):
 
 def _load_yaml(block: _Block) -> tuple[Any, Any] | PlanIssue:
     """(round-trip tree with lines, plain values), or the YAML syntax error."""
+    import warnings
+
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     yaml = YAML(typ="rt", pure=True)
     try:
-        tree = yaml.load(block.text)
+        # ruamel.yaml warns (to stderr, or raises under -W error) about e.g. a reused anchor
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = yaml.load(block.text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = block.first_line + (mark.line if mark is not None else 0)
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "invalid YAML"
         return PlanIssue(line, "", f"YAML syntax error: {problem}")
+    except ReaderError as exc:  # a character YAML does not allow: report the line it is on
+        position = exc.position if isinstance(exc.position, int) else 0
+        line = block.first_line + block.text.count("\n", 0, max(position, 0))
+        char = exc.character
+        what = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+        return PlanIssue(line, "", f"YAML error: the character {what} is not allowed")
     except RecursionError:
         return PlanIssue(block.first_line, "", "the YAML is nested too deeply")
     except (YAMLError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
@@ -471,7 +473,9 @@ def _line_of(tree: Any, loc: tuple[Any, ...], first_line: int, *, key_line: bool
         try:
             if isinstance(node, dict) and part in node:
                 if lc is not None:
-                    pos = lc.key(part) if (key_line and last) else lc.value(part)
+                    # an empty (null) value's position is that of the next token: use the key's
+                    use_key = (key_line and last) or node[part] is None
+                    pos = lc.key(part) if use_key else lc.value(part)
                     line = pos[0]
                 node = node[part]
             elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
@@ -511,10 +515,6 @@ def _schema_issues(tree: Any, data: dict[str, Any], first_line: int) -> list[Pla
         message = str(err["msg"])
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
-        item = re.match(r"^\[item (\d+)\] (.*)$", message, re.S)
-        if item:
-            clean.append(int(item.group(1)))
-            message = item.group(2)
         full_loc = ("loom", *clean)
         if kind == "extra_forbidden":
             key = clean[-1]
@@ -527,7 +527,7 @@ def _schema_issues(tree: Any, data: dict[str, Any], first_line: int) -> list[Pla
             line = _line_of(tree, full_loc, first_line, key_line=True)
         elif kind == "missing":
             message = "required field is missing"
-            line = _line_of(tree, full_loc[:-1], first_line)
+            line = _line_of(tree, full_loc[:-1], first_line, key_line=True)
             if isinstance(clean[-1], str) and len(clean) >= 2 and isinstance(clean[-2], int):
                 line = _item_line(tree, full_loc[:-1], first_line)
         else:
@@ -701,7 +701,11 @@ def _graph_issues(tree: Any, data: dict[str, Any], first_line: int) -> list[Plan
 
 def parse_plan_text(text: str, path: str) -> Plan:
     """Parse the Markdown ``text`` of the plan at ``path``; raises `PlanError` with every issue."""
-    lines = text.splitlines()
+    # Only \n, \r\n and \r end a line, as for editors and ruamel.yaml; str.splitlines() would also
+    # split at \x0b, \x0c, \x1c-\x1e, \x85, U+2028 and U+2029, shifting lines and changing values.
+    lines = re.split(r"\r\n|\r|\n", text)
+    if lines[-1] == "":
+        lines.pop()
     block = _find_block(lines)
     if isinstance(block, PlanIssue):
         raise PlanError(path, [block])

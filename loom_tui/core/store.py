@@ -65,6 +65,25 @@ def format_time(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
+class RecordCache:
+    """Loaded records by file identity (inode, mtime, size): re-reading an unchanged file costs
+    one `stat`.  Every write replaces a file by rename, so a change always shows.  The records it
+    returns are shared: treat them as read-only and change records through the store."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[tuple[int, int, int], Record]] = {}
+
+    def load(self, path: str, loader: Callable[[str], R]) -> R:
+        st = os.stat(path)
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        entry = self._entries.get(path)
+        if entry is not None and entry[0] == key:
+            return entry[1]  # type: ignore[return-value]
+        record = loader(path)
+        self._entries[path] = (key, record)
+        return record
+
+
 class Store:
     """Reads and writes the records of one project's `.work/` directory."""
 
@@ -124,6 +143,9 @@ class Store:
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise StoreError(f"{where}: {problems[0]}{more}")
+        name = os.path.basename(path)[:-3]  # every record file is <id>.md
+        if data.get("id", name) != name:
+            raise StoreError(f"{where}: id: the file is named {name!r} but says {data['id']!r}")
         return cls(**data)
 
     def _list(self, directory: str) -> Iterator[str]:
@@ -160,12 +182,15 @@ class Store:
             )
         return record
 
-    def stages(self) -> list[StageRecord]:
-        """Every stage, in plan order."""
+    def stages(self, cache: RecordCache | None = None) -> list[StageRecord]:
+        """Every stage, in plan order (from ``cache`` where a file is unchanged: read-only!)."""
         records = []
         for path in self._list(self.stages_dir):
             try:
-                records.append(self._read_record(StageRecord, path))
+                if cache is None:
+                    records.append(self._read_record(StageRecord, path))
+                else:
+                    records.append(cache.load(path, lambda p: self._read_record(StageRecord, p)))
             except FileNotFoundError:
                 continue  # removed between listing and reading
         records.sort(key=lambda r: (r.plan_index, r.id))
@@ -196,11 +221,14 @@ class Store:
         except FileNotFoundError:
             raise NotFound(f"no session {session_id!r}") from None
 
-    def sessions(self) -> list[SessionRecord]:
+    def sessions(self, cache: RecordCache | None = None) -> list[SessionRecord]:
         records = []
         for path in self._list(self.sessions_dir):
             try:
-                records.append(self._read_record(SessionRecord, path))
+                if cache is None:
+                    records.append(self._read_record(SessionRecord, path))
+                else:
+                    records.append(cache.load(path, lambda p: self._read_record(SessionRecord, p)))
             except FileNotFoundError:
                 continue
         records.sort(key=lambda r: (r.started_at or 0.0, r.id))

@@ -1,0 +1,134 @@
+"""The interface every agent backend implements, and the per-session settings they share."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from typing import TYPE_CHECKING, Protocol
+
+from loom_tui.core.fsutil import atomic_write
+
+if TYPE_CHECKING:
+    from loom_tui.core.model import SessionRecord, StageRecord
+    from loom_tui.core.store import Store
+
+#: Claude Code hook events loom listens to, with the `loom hook` sub-command that handles each.
+HOOK_EVENTS = {
+    "SessionStart": "session-start",
+    "UserPromptSubmit": "user-prompt-submit",
+    "PreToolUse": "pre-tool-use",
+    "PostToolUse": "post-tool-use",
+    "Notification": "notification",
+    "Stop": "stop",
+    "PreCompact": "pre-compact",
+    "SessionEnd": "session-end",
+}
+
+
+class LaunchContext:
+    """What a backend needs to know to launch one session."""
+
+    def __init__(
+        self,
+        store: Store,
+        stage: StageRecord,
+        session: SessionRecord,
+        worktree: str,
+        signal_path: str,
+        settings_path: str,
+    ) -> None:
+        self.store = store
+        self.stage = stage
+        self.session = session
+        self.worktree = worktree
+        self.signal_path = signal_path
+        self.settings_path = settings_path
+
+
+class Launch:
+    """The command line and environment of a session's pane."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.argv = argv
+        self.env = env
+
+
+class AgentBackend(Protocol):
+    name: str
+
+    def launch(self, ctx: LaunchContext) -> Launch: ...
+
+
+def bin_dir() -> str:
+    """Where `loom` and `loom-sim-agent` are installed (beside the running interpreter)."""
+    return os.path.dirname(os.path.abspath(sys.executable))
+
+
+def loom_command() -> str:
+    """The absolute `loom` command, quoted for a shell (hooks run through `sh -c`)."""
+    path = os.path.join(bin_dir(), "loom")
+    if os.path.exists(path):
+        return shlex.quote(path)
+    return f"{shlex.quote(sys.executable)} -m loom_tui"
+
+
+def base_env(ctx: LaunchContext) -> dict[str, str]:
+    """Environment every session's pane gets, whatever the agent."""
+    path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+    return {
+        "LOOM_WORK_DIR": ctx.store.work_dir,
+        "LOOM_STAGE_ID": ctx.stage.id,
+        "LOOM_SESSION_ID": ctx.session.id,
+        "LOOM_SIGNAL_FILE": ctx.signal_path,
+        "PATH": f"{bin_dir()}{os.pathsep}{path}",
+    }
+
+
+def session_settings(ctx: LaunchContext) -> dict[str, object]:
+    """The settings file passed with ``--settings``: loom's hooks and statusLine, per session.
+
+    Never the user's own settings: this file applies to this one session only.
+    """
+    loom = loom_command()
+    hooks = {
+        event: [{"matcher": "*", "hooks": [{"type": "command", "command": f"{loom} hook {sub}"}]}]
+        for event, sub in HOOK_EVENTS.items()
+    }
+    settings: dict[str, object] = {
+        "statusLine": {"type": "command", "command": f"{loom} hook statusline", "padding": 0},
+        "hooks": hooks,
+        "permissions": {
+            "allow": ["Bash(*)", "Edit(*)", "Write(*)", "Read(*)", "Glob(*)", "Grep(*)"],
+        },
+        "env": {"LOOM_STAGE_ID": ctx.stage.id, "LOOM_SESSION_ID": ctx.session.id},
+    }
+    sandbox = ctx.stage.sandbox
+    if isinstance(sandbox, dict) and sandbox.get("enabled"):
+        fs = sandbox.get("filesystem") if isinstance(sandbox.get("filesystem"), dict) else {}
+        net = sandbox.get("network") if isinstance(sandbox.get("network"), dict) else {}
+        assert isinstance(fs, dict) and isinstance(net, dict)
+        settings["sandbox"] = {
+            "enabled": True,
+            "excludedCommands": sandbox.get("excluded_commands", ["loom"]),
+        }
+        deny = [f"Read({p})" for p in fs.get("deny_read", [])] + [
+            f"Edit({p})" for p in fs.get("deny_write", [])
+        ]
+        permissions = settings["permissions"]
+        assert isinstance(permissions, dict)
+        if deny:
+            permissions["deny"] = deny
+        domains = net.get("allowed_domains", [])
+        if domains:
+            permissions["allow"] = [
+                *permissions["allow"],
+                *(f"WebFetch(domain:{d})" for d in domains),
+            ]
+    return settings
+
+
+def write_settings(ctx: LaunchContext) -> str:
+    atomic_write(ctx.settings_path, json.dumps(session_settings(ctx), indent=2) + "\n")
+    return ctx.settings_path

@@ -1,0 +1,140 @@
+"""Controlling a run from outside: `loom stop`, `loom sessions list|kill`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+
+from loom_tui.core.errors import LoomError, NotFound
+from loom_tui.core.fsutil import FileLock
+from loom_tui.core.model import ACTIVE, SessionRecord, StageRecord, Status
+from loom_tui.core.store import Store
+
+
+def scheduler_pid(store: Store) -> int | None:
+    """The pid of the running scheduler, or None when none holds the lock."""
+    probe = FileLock(store.scheduler_lock_path, blocking=False)
+    if probe.acquire():
+        probe.release()
+        return None
+    try:
+        with open(store.scheduler_lock_path, encoding="utf-8") as fh:
+            return int(fh.read().strip() or "0") or None
+    except (OSError, ValueError):
+        return None
+
+
+def stop_scheduler(store: Store, *, kill_sessions: bool, timeout: float = 15.0) -> list[str]:
+    lines = []
+    pid = scheduler_pid(store)
+    if pid is None:
+        lines.append("no scheduler is running")
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while scheduler_pid(store) is not None:
+            if time.monotonic() > deadline:
+                raise LoomError(f"the scheduler (pid {pid}) did not stop within {timeout:.0f} s")
+            time.sleep(0.05)
+        lines.append(f"scheduler (pid {pid}) stopped")
+    if kill_sessions:
+        lines.append(_kill_all(store))
+    elif pid is not None:
+        live = sum(1 for s in store.sessions() if s.live)
+        if live:
+            lines.append(f"{live} agent session(s) keep running; `loom run` adopts them again")
+    return lines
+
+
+def _kill_all(store: Store) -> str:
+    from loom_tui.core.tmux import Tmux
+
+    config = store.config()
+    Tmux(config.tmux_socket).kill_server()
+    count = 0
+    for session in store.sessions():
+        if not session.live:
+            continue
+        count += 1
+        _mark_killed(store, session, "killed by `loom stop --kill-sessions`")
+
+        def requeue(record: StageRecord, sid: str = session.id) -> None:
+            if record.session_id == sid and record.status in ACTIVE:
+                record.set_status(Status.QUEUED)
+
+        store.update_stage(session.stage_id, requeue)
+    return f"{count} agent session(s) ended; their stages are queued again"
+
+
+def _mark_killed(store: Store, session: SessionRecord, reason: str) -> None:
+    def change(record: SessionRecord) -> None:
+        record.status = "killed"
+        record.end_reason = reason
+        record.ended_at = time.time()
+
+    store.update_session(session.id, change)
+    store.append_event("session-ended", stage=session.stage_id, session=session.id, reason=reason)
+
+
+def find_session(store: Store, prefix: str) -> SessionRecord:
+    matches = [s for s in store.sessions() if s.id.startswith(prefix)]
+    if not matches:
+        raise NotFound(f"no session {prefix!r}")
+    if len(matches) > 1:
+        raise LoomError(f"session prefix {prefix!r} is ambiguous ({len(matches)} sessions)")
+    return matches[0]
+
+
+def kill_session(store: Store, prefix: str) -> str:
+    from loom_tui.core.tmux import Tmux
+
+    session = find_session(store, prefix)
+    if not session.live:
+        return (
+            f"session {session.id[:8]} has already ended ({session.end_reason or session.status})"
+        )
+    tmux = Tmux(store.config().tmux_socket)
+    panes = tmux.list_panes()
+    pane = panes.get(session.pane_id or "")
+    if pane is not None:
+        session.last_lines = tmux.capture(pane.pane_id)
+        store.write_session(session)
+        tmux.kill_window(pane.window_id)
+    _mark_killed(store, session, "killed by `loom sessions kill`")
+
+    def block(record: StageRecord) -> None:
+        if record.session_id == session.id and record.status in ACTIVE:
+            record.set_status(Status.BLOCKED)
+            record.blocked_reason = "its session was killed by hand; `loom stage retry` restarts it"
+            record.next_retry_at = None
+
+    store.update_stage(session.stage_id, block)
+    return f"session {session.id[:8]} of stage {session.stage_id} killed"
+
+
+def session_rows(store: Store, show_all: bool) -> list[dict[str, object]]:
+    from loom_tui.core.tmux import Tmux
+
+    sessions = [s for s in store.sessions() if show_all or s.live]
+    panes = Tmux(store.config().tmux_socket).list_panes() if sessions else {}
+    rows = []
+    for s in sessions:
+        pane = panes.get(s.pane_id or "")
+        alive = pane is not None and not pane.dead
+        rows.append(
+            {
+                "session": s.id[:8],
+                "id": s.id,
+                "stage": s.stage_id,
+                "gen": s.generation,
+                "status": s.status,
+                "pane": s.pane_id or "-",
+                "alive": "yes" if alive else "no",
+                "context": "-" if s.context_percent is None else f"{s.context_percent:.0f}%",
+                "started": time.strftime("%H:%M:%S", time.localtime(s.started_at or 0)),
+            }
+        )
+    return rows

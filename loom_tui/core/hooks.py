@@ -1,0 +1,228 @@
+"""`loom hook <event>`: what Claude Code's hooks and statusLine command run in a stage session.
+
+Each call reads Claude Code's JSON on stdin, appends what it learned to
+`.work/hooks/<session-id>.jsonl` (the scheduler watches that folder and reacts at once), and
+answers:
+
+- ``statusline`` prints one short line (stage, context use against the budget, cost);
+- ``post-tool-use`` and ``stop`` exit 2 with loom's request when the scheduler has asked the
+  session to hand off (Claude Code shows that text to the model; a Stop hook never blocks twice in
+  a row, or the agent could never stop);
+- ``pre-compact`` blocks the first compaction of a session that has not handed off yet: the
+  backstop when the budget was missed;
+- ``session-start`` after a compaction reminds the agent where its signal file is.
+
+A hook must never break the agent's work: any internal error is logged to `.work/logs/hooks.log`
+and the hook exits 0.  Standard-library imports only, as this runs on every tool call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from loom_tui.core import context
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from loom_tui.core.model import SessionRecord
+
+EVENTS = {
+    "statusline": "statusline",
+    "session-start": "SessionStart",
+    "user-prompt-submit": "UserPromptSubmit",
+    "pre-tool-use": "PreToolUse",
+    "post-tool-use": "PostToolUse",
+    "notification": "Notification",
+    "stop": "Stop",
+    "pre-compact": "PreCompact",
+    "session-end": "SessionEnd",
+}
+TEXT_LIMIT = 300
+
+
+class HookAnswer:
+    __slots__ = ("exit_code", "stderr", "stdout")
+
+    def __init__(self, exit_code: int = 0, stdout: str = "", stderr: str = "") -> None:
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def handoff_request(stage_id: str, percent: float | None, budget: int) -> str:
+    """The words loom sends an agent whose session must hand off."""
+    used = f"{percent:.0f}%" if percent is not None else "past its budget"
+    return (
+        f"loom: this session's context is at {used} (the stage's budget is {budget}%). "
+        f'Record your state now with `loom handoff write {stage_id} --summary "<what is done>" '
+        '--next "<the next steps>"` (add --decision for each decision that matters), commit '
+        "your work, then stop: a fresh session continues from your handoff."
+    )
+
+
+def _trim(value: object) -> object:
+    if isinstance(value, str) and len(value) > TEXT_LIMIT:
+        return value[:TEXT_LIMIT] + "…"
+    return value
+
+
+def _append(path: str, record: dict[str, object]) -> None:
+    line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def handle(command: str, raw: str, env: dict[str, str]) -> HookAnswer:
+    """Handle one hook call; raises only on internal errors (the caller logs them)."""
+    from loom_tui.core.store import Store
+
+    event = EVENTS[command]
+    try:
+        payload = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    work_dir = env.get("LOOM_WORK_DIR")
+    if not work_dir:
+        from loom_tui.core.project import find_work_dir
+
+        work_dir = find_work_dir(cwd=str(payload.get("cwd") or os.getcwd()))
+    store = Store(work_dir)
+    session_id = env.get("LOOM_SESSION_ID") or str(payload.get("session_id") or "")
+    stage_id = env.get("LOOM_STAGE_ID") or ""
+    now = time.time()
+    record: dict[str, object] = {"ts": now, "event": event}
+    answer = HookAnswer()
+    reading = None
+    if event == "statusline":
+        reading = context.from_statusline(payload, now)
+        cost = payload.get("cost")
+        if isinstance(cost, dict):
+            record["cost_usd"] = cost.get("total_cost_usd")
+        cw = payload.get("context_window")
+        if isinstance(cw, dict):
+            record["total_input_tokens"] = cw.get("total_input_tokens")
+            record["total_output_tokens"] = cw.get("total_output_tokens")
+            record["used_percentage"] = cw.get("used_percentage")
+        if reading is not None:
+            record.update(reading.to_dict())
+            record["source"] = "statusline"
+        model = payload.get("model")
+        if isinstance(model, dict):
+            record["model"] = model.get("id")
+    elif event in ("PreToolUse", "PostToolUse"):
+        record["tool"] = payload.get("tool_name")
+        tool_input = payload.get("tool_input")
+        if isinstance(tool_input, dict):
+            record["input"] = _trim(tool_input.get("command") or tool_input.get("file_path"))
+    elif event == "Notification":
+        record["type"] = payload.get("notification_type")
+        record["message"] = _trim(payload.get("message"))
+    elif event == "Stop":
+        record["active"] = bool(payload.get("stop_hook_active"))
+        record["message"] = _trim(payload.get("last_assistant_message"))
+    elif event == "PreCompact":
+        record["trigger"] = payload.get("trigger")
+    elif event == "SessionStart":
+        record["source"] = payload.get("source")
+    elif event == "SessionEnd":
+        record["reason"] = payload.get("reason")
+    elif event == "UserPromptSubmit":
+        record["prompt"] = _trim(payload.get("prompt"))
+    if payload.get("transcript_path"):
+        record["transcript"] = payload.get("transcript_path")
+    if not session_id:
+        return answer
+    os.makedirs(store.hooks_dir, exist_ok=True)
+
+    session = None
+    stage = None
+    try:
+        session = store.read_session(session_id)
+        stage_id = stage_id or session.stage_id
+        stage = store.read_stage(stage_id) if stage_id else None
+    except Exception:
+        session = None
+
+    first_compaction = (
+        event == "PreCompact"
+        and session is not None
+        and session.handoff is None
+        and session.precompact_blocked_at is None
+    )
+    if first_compaction and session is not None:
+
+        def mark(s: SessionRecord) -> None:
+            s.precompact_blocked_at = now
+
+        store.update_session(session_id, mark)
+        record["blocked"] = True
+        budget = stage.context_budget if stage is not None else 65
+        answer = HookAnswer(
+            2,
+            stderr="loom: compaction blocked. "
+            + handoff_request(stage_id, session.context_percent, budget),
+        )
+    _append(os.path.join(store.hooks_dir, f"{session_id}.jsonl"), record)
+
+    if event in ("PostToolUse", "Stop") and session is not None:
+        requested = session.handoff_requested_at is not None and session.handoff is None
+        if requested and not (event == "Stop" and payload.get("stop_hook_active")):
+            budget = stage.context_budget if stage is not None else 65
+            answer = HookAnswer(
+                2, stderr=handoff_request(stage_id, session.context_percent, budget)
+            )
+    elif event == "statusline":
+        answer = HookAnswer(0, stdout=_status_line(stage_id, stage, reading, record))
+    elif event == "SessionStart" and payload.get("source") in ("compact", "clear", "resume"):
+        signal = env.get("LOOM_SIGNAL_FILE") or store.signal_path(session_id)
+        answer = HookAnswer(
+            0,
+            stdout=json.dumps(
+                {
+                    "hookSpecificOutput": {
+                        "hookEventName": "SessionStart",
+                        "additionalContext": f"You are working on loom stage {stage_id}. "
+                        f"Your assignment is in {signal}; re-read it before going on.",
+                    }
+                }
+            ),
+        )
+    return answer
+
+
+def _status_line(
+    stage_id: str, stage: object, reading: context.Reading | None, record: dict[str, object]
+) -> str:
+    budget = getattr(stage, "context_budget", 65)
+    parts = [f"loom {stage_id}" if stage_id else "loom"]
+    if reading is not None:
+        gauge = context.level(reading.percent, budget)
+        parts.append(f"ctx {reading.percent:.0f}%/{budget}% ({gauge})")
+    else:
+        parts.append(f"ctx -/{budget}%")
+    cost = record.get("cost_usd")
+    if isinstance(cost, int | float):
+        parts.append(f"${cost:.2f}")
+    return " · ".join(parts)
+
+
+def log_failure(env: dict[str, str], command: str, exc: BaseException) -> None:
+    """Record a hook's internal error where a person can find it; never raises."""
+    try:
+        work_dir = env.get("LOOM_WORK_DIR")
+        if not work_dir:
+            return
+        logs = os.path.join(work_dir, "logs")
+        os.makedirs(logs, exist_ok=True)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        with open(os.path.join(logs, "hooks.log"), "a", encoding="utf-8") as fh:
+            fh.write(f"{stamp} hook {command}: {type(exc).__name__}: {exc}\n")
+    except Exception:
+        pass

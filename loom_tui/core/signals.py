@@ -1,0 +1,141 @@
+"""Signal files: `.work/signals/<session-id>.md`, everything a session's agent needs to start.
+
+loom's "signal principle": an agent reads its signal first and carries out what it assigns.  A
+signal is complete on its own — target, assignment, the dependencies' state, the acceptance
+criteria, the files in scope, the previous session's handoff, the stage's memory, and the exact
+`loom` commands to report with — so that a fresh session after a handoff or a crash continues
+without anyone re-explaining the task.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from loom_tui.core.fsutil import atomic_write
+
+if TYPE_CHECKING:
+    from loom_tui.core.model import SessionRecord, StageRecord
+    from loom_tui.core.store import Store
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
+def _strip_front_matter(text: str) -> str:
+    if text.startswith("---\n"):
+        end = text.find("\n---\n", 4)
+        if end >= 0:
+            return text[end + 5 :]
+    return text
+
+
+def render_signal(
+    store: Store,
+    stage: StageRecord,
+    session: SessionRecord,
+    base_branch: str,
+    stages: dict[str, StageRecord],
+) -> str:
+    worktree = session.worktree or store.root
+    lines = [
+        f"# Signal: stage `{stage.id}` — {stage.name}",
+        "",
+        f"Session `{session.id}`, generation {session.generation}. Read this whole file, then "
+        "carry out the assignment. When it is done and every acceptance command passes, run the "
+        "completion command below.",
+        "",
+        "## Target",
+        "",
+        f"- Stage: `{stage.id}` ({stage.name})",
+        f"- Worktree: `{worktree}` (work only here)",
+        f"- Branch: `loom/{stage.id}`, made from `{base_branch}`; commit your work on it",
+        f"- Context budget: {stage.context_budget}% of the context window",
+        "",
+        "## Assignment",
+        "",
+        stage.description.strip(),
+        "",
+        "## Dependencies",
+        "",
+    ]
+    if stage.dependencies:
+        for dep_id in stage.dependencies:
+            dep = stages.get(dep_id)
+            state = (
+                "unknown"
+                if dep is None
+                else dep.status.value + (", merged into the base" if dep.merged else "")
+            )
+            name = f" — {dep.name}" if dep is not None else ""
+            lines.append(f"- `{dep_id}`{name}: {state}")
+        lines.append("")
+        lines.append("Their work is already merged into your branch's starting point.")
+    else:
+        lines.append("None: this stage starts from the base branch.")
+    lines += ["", "## Acceptance criteria", ""]
+    if stage.acceptance:
+        lines.append("`loom stage complete` runs each of these in the worktree; all must exit 0:")
+        lines.append("")
+        lines.extend(f"- `{cmd}`" for cmd in stage.acceptance)
+    else:
+        lines.append("No acceptance commands: complete the stage when the assignment is done.")
+    if stage.truths or stage.artifacts or stage.wiring:
+        lines += ["", "Goal checks (`loom verify`):", ""]
+        lines.extend(f"- truth: `{t}`" for t in stage.truths)
+        lines.extend(f"- artifact: `{a}`" for a in stage.artifacts)
+        for w in stage.wiring:
+            if isinstance(w, dict):
+                lines.append(f"- wiring: `{w.get('pattern')}` in `{w.get('source')}`")
+    lines += ["", "## Files", ""]
+    if stage.files:
+        lines.extend(f"- `{f}`" for f in stage.files)
+    else:
+        lines.append("No file scope was given.")
+    handoff = stage.handoffs[-1] if stage.handoffs else None
+    if handoff:
+        text = _read(os.path.join(store.handoffs_dir, os.path.basename(handoff)))
+        lines += [
+            "",
+            "## Previous handoff",
+            "",
+            f"A previous session of this stage handed off (`{os.path.basename(handoff)}`). "
+            "Continue from where it stopped; do not redo finished work.",
+            "",
+            _strip_front_matter(text).strip() or "(the handoff file is empty)",
+        ]
+    memory = _read(store.memory_path(stage.id)).strip()
+    if memory:
+        lines += ["", "## Stage memory", "", _strip_front_matter(memory).strip()]
+    lines += [
+        "",
+        "## Commands",
+        "",
+        "Report through the `loom` CLI (it is on your PATH; `LOOM_WORK_DIR` is set):",
+        "",
+        f"- `loom stage complete {stage.id}` — run the acceptance commands and finish the stage",
+        f"- `loom stage block {stage.id} <reason>` — you cannot go on without a person",
+        f"- `loom handoff write {stage.id} --summary <text>` — record your state before stopping "
+        "(loom asks for it when the context budget is reached)",
+        "- `loom memory note <text>` and `loom memory decision <text>` — keep notes for later "
+        "sessions",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_signal(
+    store: Store,
+    stage: StageRecord,
+    session: SessionRecord,
+    base_branch: str,
+    stages: dict[str, StageRecord],
+) -> str:
+    path = store.signal_path(session.id)
+    atomic_write(path, render_signal(store, stage, session, base_branch, stages))
+    return path

@@ -1,0 +1,306 @@
+"""The project's private tmux server, through libtmux: one window per stage session.
+
+- One server per project on its own socket (``-L loom-<hash>``), started with ``-f /dev/null``
+  so the user's tmux configuration never applies, and ``remain-on-exit on`` set before any stage
+  window exists, so a pane whose agent exits stays readable (its last lines and exit status).
+- Every session's command is wrapped in ``sh -c`` that writes the agent's exit status to a file:
+  tmux 3.3a sometimes loses ``pane_dead_status``, and the file is also an inotify event that tells
+  the scheduler at once that an agent ended.  The wrapper's ``$0`` is ``loom-<session id>``, which
+  tmux reports as part of ``pane_start_command``: that is how a restarted scheduler finds the panes
+  of its sessions even when it died before recording their pane ids.
+- All panes are read with one ``list-panes -a`` call per tick.
+
+Every method blocks (libtmux runs the tmux binary); the scheduler calls them through
+`asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+from typing import TYPE_CHECKING
+
+from loom_tui.core.errors import LoomError
+
+if TYPE_CHECKING:
+    import libtmux
+
+SESSION_NAME = "loom"
+MARKER_PREFIX = "loom-"
+_FIELDS = (
+    "pane_id",
+    "pane_dead",
+    "pane_dead_status",
+    "pane_pid",
+    "window_id",
+    "window_name",
+    "pane_current_command",
+    "pane_start_command",
+)
+_FORMAT = "\t".join(f"#{{{f}}}" for f in _FIELDS)
+
+
+class TmuxError(LoomError):
+    """A tmux command failed."""
+
+
+class PaneInfo:
+    """One pane as `list-panes` reports it."""
+
+    __slots__ = (
+        "current_command",
+        "dead",
+        "dead_status",
+        "pane_id",
+        "pid",
+        "session_id",
+        "start_command",
+        "window_id",
+        "window_name",
+    )
+
+    def __init__(
+        self,
+        pane_id: str,
+        dead: bool,
+        dead_status: int | None,
+        pid: int | None,
+        window_id: str,
+        window_name: str,
+        current_command: str,
+        start_command: str,
+    ) -> None:
+        self.pane_id = pane_id
+        self.dead = dead
+        self.dead_status = dead_status
+        self.pid = pid
+        self.window_id = window_id
+        self.window_name = window_name
+        self.current_command = current_command
+        self.start_command = start_command
+        self.session_id = session_marker(start_command)
+
+    def __repr__(self) -> str:
+        state = f"dead {self.dead_status}" if self.dead else "alive"
+        return f"PaneInfo({self.pane_id} {self.window_name} {state} session={self.session_id})"
+
+
+def session_marker(start_command: str) -> str | None:
+    """The loom session id in a pane's start command (the wrapper's ``$0``), if any."""
+    try:
+        words = shlex.split(start_command.strip('"').replace('\\"', '"'))
+    except ValueError:
+        words = start_command.split()
+    for word in words:
+        if word.startswith(MARKER_PREFIX) and len(word) > len(MARKER_PREFIX):
+            return word[len(MARKER_PREFIX) :]
+    return None
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def wrap_command(argv: list[str], session_id: str) -> str:
+    """The shell command for a session's pane: run ``argv``, then record its exit status in the
+    file named by ``$LOOM_EXIT_FILE`` (written to a temporary name and renamed: never half-read)."""
+    script = (
+        # tmux's new-window -e cannot set PATH (its global PATH wins): pass it as LOOM_PATH.
+        'if [ -n "$LOOM_PATH" ]; then PATH="$LOOM_PATH"; export PATH; fi; '
+        '"$@"; code=$?; '
+        'printf "%s\\n" "$code" > "$LOOM_EXIT_FILE.tmp" '
+        '&& mv "$LOOM_EXIT_FILE.tmp" "$LOOM_EXIT_FILE"; '
+        'exit "$code"'
+    )
+    return shlex.join(["sh", "-c", script, f"{MARKER_PREFIX}{session_id}", *argv])
+
+
+class Tmux:
+    """The private tmux server of one project."""
+
+    def __init__(self, socket_name: str) -> None:
+        import libtmux
+
+        self.socket_name = socket_name
+        self.server: libtmux.Server = libtmux.Server(
+            socket_name=socket_name, config_file="/dev/null"
+        )
+
+    # plumbing ---------------------------------------------------------------------------------
+    def _env(self) -> None:
+        # loom may itself run inside some tmux; commands must address the private server only.
+        os.environ.pop("TMUX", None)
+
+    def cmd(self, *args: str, check: bool = True) -> list[str]:
+        self._env()
+        result = self.server.cmd(*args)
+        if check and result.returncode != 0:
+            detail = " ".join(result.stderr) or f"exit {result.returncode}"
+            raise TmuxError(f"tmux {args[0]}: {detail}")
+        return list(result.stdout)
+
+    @property
+    def socket_path(self) -> str:
+        base = os.environ.get("TMUX_TMPDIR") or "/tmp"
+        return os.path.join(base, f"tmux-{os.getuid()}", self.socket_name)
+
+    def alive(self) -> bool:
+        self._env()
+        return bool(self.server.is_alive())
+
+    # server lifecycle -------------------------------------------------------------------------
+    def ensure_server(self, cwd: str) -> None:
+        """Start the server (with its options) unless it runs already."""
+        if self.alive():
+            return
+        result = self.server.cmd(
+            "new-session",
+            "-d",
+            "-s",
+            SESSION_NAME,
+            "-n",
+            "loom",
+            "-c",
+            cwd,
+            "-x",
+            "200",
+            "-y",
+            "50",
+            'sh -c \'echo "loom: this window keeps the tmux server alive"; '
+            "exec tail -f /dev/null'",
+            ";",
+            "set-option",
+            "-g",
+            "remain-on-exit",
+            "on",
+            ";",
+            "set-option",
+            "-g",
+            "history-limit",
+            "20000",
+            ";",
+            "set-option",
+            "-g",
+            "status-left",
+            "[loom] ",
+            ";",
+            "set-option",
+            "-g",
+            "mouse",
+            "on",
+        )
+        if result.returncode != 0 and not self.alive():
+            raise TmuxError(
+                f"cannot start tmux server {self.socket_name}: {' '.join(result.stderr)}"
+            )
+
+    def kill_server(self) -> None:
+        self._env()
+        if self.alive():
+            self.server.kill()
+        with contextlib.suppress(OSError):
+            os.unlink(self.socket_path)
+
+    def server_pid(self) -> int | None:
+        lines = self.cmd("display-message", "-p", "#{pid}", check=False)
+        return _int(lines[0]) if lines else None
+
+    def nudge(self) -> None:
+        """Send SIGCHLD to the server: tmux 3.3a sometimes misses an exit and never records it."""
+        pid = self.server_pid()
+        if pid:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGCHLD)
+
+    # panes ------------------------------------------------------------------------------------
+    def list_panes(self) -> dict[str, PaneInfo]:
+        """Every pane of the server, by pane id, from one `list-panes -a` call ({} if no server)."""
+        self._env()
+        result = self.server.cmd("list-panes", "-a", "-F", _FORMAT)
+        if result.returncode != 0:
+            return {}
+        panes = {}
+        for line in result.stdout:
+            parts = line.split("\t")
+            if len(parts) != len(_FIELDS):
+                continue
+            pane_id, dead, status, pid, window_id, name, current, start = parts
+            panes[pane_id] = PaneInfo(
+                pane_id, dead == "1", _int(status), _int(pid), window_id, name, current, start
+            )
+        return panes
+
+    def new_window(
+        self,
+        name: str,
+        cwd: str,
+        argv: list[str],
+        env: dict[str, str],
+        session_id: str,
+        exit_file: str,
+    ) -> PaneInfo:
+        """Start ``argv`` in a new window of the server's session; returns its pane."""
+        self.ensure_server(cwd)
+        env = {**env, "LOOM_EXIT_FILE": exit_file}
+        if "PATH" in env:
+            env["LOOM_PATH"] = env.pop("PATH")
+        args = [
+            "new-window",
+            "-d",
+            "-P",
+            "-F",
+            _FORMAT,
+            "-t",
+            f"{SESSION_NAME}:",
+            "-n",
+            name,
+            "-c",
+            cwd,
+        ]
+        for key, value in env.items():
+            args += ["-e", f"{key}={value}"]
+        args.append(wrap_command(argv, session_id))
+        lines = self.cmd(*args)
+        if not lines:
+            raise TmuxError("tmux new-window printed nothing")
+        parts = lines[0].split("\t")
+        if len(parts) != len(_FIELDS):
+            raise TmuxError(f"tmux new-window: unexpected output {lines[0]!r}")
+        pane_id, dead, status, pid, window_id, wname, current, start = parts
+        return PaneInfo(
+            pane_id, dead == "1", _int(status), _int(pid), window_id, wname, current, start
+        )
+
+    def capture(self, pane_id: str, lines: int = 40) -> list[str]:
+        """The last ``lines`` lines of a pane, from its history too (dead panes keep theirs)."""
+        out = self.cmd("capture-pane", "-p", "-J", "-t", pane_id, "-S", f"-{lines}", check=False)
+        text = [line.rstrip() for line in out if not line.startswith("Pane is dead")]
+        while text and not text[-1]:
+            text.pop()
+        return text[-lines:]
+
+    def kill_window(self, target: str) -> None:
+        self.cmd("kill-window", "-t", target, check=False)
+
+    def kill_pane(self, target: str) -> None:
+        self.cmd("kill-pane", "-t", target, check=False)
+
+    def send_keys(self, pane_id: str, *keys: str) -> None:
+        self.cmd("send-keys", "-t", pane_id, *keys)
+
+    def paste(self, pane_id: str, text: str, *, enter: bool = True) -> None:
+        """Type ``text`` into the pane as a bracketed paste (what a person pasting would do)."""
+        buffer = f"loom-{pane_id.lstrip('%')}"
+        self.cmd("set-buffer", "-b", buffer, "--", text)
+        self.cmd("paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id)
+        if enter:
+            self.cmd("send-keys", "-t", pane_id, "Enter")
+
+    def attach_command(self, target: str) -> list[str]:
+        """The command a person runs to attach to a pane of this server."""
+        return ["tmux", "-L", self.socket_name, "attach-session", "-t", target]

@@ -1,0 +1,5 @@
+import sys
+
+from loom_tui.simagent import main
+
+sys.exit(main())
