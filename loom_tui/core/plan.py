@@ -157,7 +157,15 @@ class SandboxSpec(_Model):
 
 
 SimScenario = Literal[
-    "normal", "crash-once", "always-crash", "stall", "ask-input", "ask-permission", "overrun"
+    "normal",
+    "crash-once",
+    "always-crash",
+    "stall",
+    "ask-input",
+    "ask-permission",
+    "overrun",
+    "handoff-loop",
+    "compact",
 ]
 
 

@@ -532,9 +532,7 @@ class Scheduler:
         reading = update.reading
         changes: dict[str, Any] = {}
         if reading is not None and (
-            session.context_tokens != reading.tokens
-            or session.context_window != reading.window
-            or session.context_source != reading.source
+            session.context_tokens != reading.tokens or session.context_window != reading.window
         ):
             changes.update(
                 context_percent=reading.percent,
@@ -553,10 +551,7 @@ class Scheduler:
             changes["transcript_path"] = update.transcript_path
         if update.stop_at is not None:
             changes["stop_at"] = update.stop_at
-        if state is not None and (state.state, state.source) != (
-            session.agent_state,
-            session.agent_state_source,
-        ):
+        if state is not None and state.state != session.agent_state:
             changes.update(
                 agent_state=state.state, agent_state_source=state.source, agent_state_at=state.at
             )

@@ -12,7 +12,11 @@ and finishes with `loom stage complete`.  The stage's ``sim`` block picks a scen
 - ``ask-permission``: show a permission dialog and wait for a key;
 - ``overrun``: the first session's context grows past the stage's budget.  When loom tells it
   (through a hook's exit 2, or text typed into the pane) to hand off, it runs
-  `loom handoff write` and stops, or, with ``compliant: false``, ignores the request.
+  `loom handoff write` and stops, or, with ``compliant: false``, ignores the request;
+- ``handoff-loop``: every session overruns and hands off without committing anything;
+- ``compact``: the context grows past Claude Code's auto-compact point (83.5%) while staying under
+  a high budget, so the PreCompact hook fires; unless a hook blocks it, the agent compacts (a
+  ``compact_boundary`` in the transcript, usage restarting, SessionStart with source compact).
 
 Each start is recorded in `.work/sim/starts.jsonl`, so tests can count how often an agent ran.
 """
@@ -48,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "fail_first": False,
 }
 BASE_TOKENS = 18_000
+AUTO_COMPACT = 0.835
 
 
 def say(text: str = "") -> None:
@@ -142,6 +147,7 @@ class SimAgent:
         self.cost += (self.usage.context_tokens * price_in + self.usage.output * price_out) / 1e6
         self.transcript.assistant(content, self.usage, stop)
         self.redraw()
+        self.check_compaction()
 
     def redraw(self) -> None:
         """What a screen redraw does in Claude Code: run the statusLine command."""
@@ -292,10 +298,33 @@ class SimAgent:
         )
 
     def growth_per_step(self, steps: int) -> int:
-        if self.spec["scenario"] == "overrun" and self.generation == 1:
-            budget_tokens = self.stage.context_budget / 100 * self.window
-            return int((budget_tokens - BASE_TOKENS) / max(1, steps // 2)) + 1000
-        return int(self.spec["tokens_per_step"])
+        scenario = self.spec["scenario"]
+        target = None
+        if (scenario == "overrun" and self.generation == 1) or scenario == "handoff-loop":
+            target = self.stage.context_budget + 2
+        elif scenario == "compact" and self.generation == 1:
+            target = 86
+        if target is None:
+            return int(self.spec["tokens_per_step"])
+        target_tokens = min(target, 99) / 100 * self.window
+        return int((target_tokens - BASE_TOKENS - 1500) / max(1, steps // 2)) + 1
+
+    def check_compaction(self) -> None:
+        """Claude Code compacts near 83.5% of the window; PreCompact may block it (exit 2)."""
+        if self.tokens < AUTO_COMPACT * self.window:
+            return
+        results = self.hooks.run("PreCompact", trigger="auto", custom_instructions="")
+        blocked = [r for r in results if r.blocking]
+        if blocked:
+            say(f"  ⎿  PreCompact hook blocked compaction: {blocked[0].stderr.strip()}")
+            self.hear(blocked[0].stderr)
+            return
+        say(f"{SPINNER} Compacting conversation…")
+        self.transcript.compact_boundary()
+        self.tokens = BASE_TOKENS
+        self.usage = None
+        self.hooks.run("SessionStart", source="compact", model=model_id(self.alias))
+        self.redraw()
 
     def run(self) -> int:
         before = self.record_start()
@@ -346,7 +375,7 @@ class SimAgent:
                     "Claude needs your permission to use Bash",
                 )
             say(f"{SPINNER} Working on {self.stage.name} (step {step} of {steps})…")
-            if step == edit_at:
+            if step == edit_at and scenario != "handoff-loop":
                 self.tool(
                     "Bash",
                     {"command": "git commit -am ...", "description": "Commit"},
