@@ -301,8 +301,9 @@ class Scheduler:
         stages = {s.id: s for s in await self._io(self.store.stages, self._stage_cache)}
         await self._retry_due(stages)
         stages = {s.id: s for s in await self._io(self.store.stages, self._stage_cache)}
+        await self._end_merged_sessions(stages)
         await self._start_ready(stages)
-        await self._cleanup(stages, sessions)
+        await self._remove_merged_worktrees(stages)
         self._check_finished(await self._io(self.store.stages, self._stage_cache))
 
     # sessions ---------------------------------------------------------------------------------
@@ -349,6 +350,8 @@ class Scheduler:
             return
         if session.pane_id != pane.pane_id or session.status != "running":
             await self._adopt(session, pane)
+        elif self._pass_count == 1:  # a new scheduler takes over a session that runs on
+            self.emit(SessionAdopted(stage=session.stage_id, session=session.id, pane=pane.pane_id))
         if stage is None or stage.session_id != session.id or stage.status not in ACTIVE:
             if stage is not None and stage.status is Status.COMPLETED and not stage.merged:
                 return  # ended once merged (or kept for a merge conflict)
@@ -1012,18 +1015,25 @@ class Scheduler:
         await self._io(self.store.update_stage, stage.id, merged)
         self.emit(MergeDone(stage=stage.id, commit=result.commit, base=self.base))
 
-    async def _cleanup(self, stages: dict[str, StageRecord], sessions: list[SessionRecord]) -> None:
-        """End the sessions of merged stages and remove their worktrees and branches."""
+    async def _end_merged_sessions(self, stages: dict[str, StageRecord]) -> None:
+        """End the agents of merged stages (before new stages start: they count as running)."""
+        merged = {s.id for s in stages.values() if s.merged}
+        sessions = await self._io(self.store.sessions, self._session_cache)
+        live = [s for s in sessions if s.live and s.stage_id in merged]
+        if not live:
+            return
+        panes = await self._io(self.tmux.list_panes)
+        for session in live:
+            pane = panes.get(session.pane_id) if session.pane_id else None
+            await self._session_ended(
+                session, stages[session.stage_id], pane, self._read_exit(session.id), "completed"
+            )
+
+    async def _remove_merged_worktrees(self, stages: dict[str, StageRecord]) -> None:
+        """Remove the worktrees and branches of merged stages (their work is in the base)."""
         for stage in stages.values():
             if not (stage.merged and stage.worktree):
                 continue
-            live = [s for s in sessions if s.stage_id == stage.id and s.live]
-            panes = await self._io(self.tmux.list_panes) if live else {}
-            for session in live:
-                pane = panes.get(session.pane_id) if session.pane_id else None
-                await self._session_ended(
-                    session, stage, pane, self._read_exit(session.id), "completed"
-                )
             await self._io(git.remove_worktree, self.store.root, stage.id, delete_branch=True)
 
             def forget(record: StageRecord) -> None:

@@ -93,9 +93,10 @@ class Project:
         **plan: Any,
     ) -> Project:
         root = make_repo(tmp / "repo", files)
-        plan_path = root / "doc" / "plans" / "PLAN-9999-test.md"
+        source = plan.pop("plan_file", None)
+        plan_path = root / "doc" / "plans" / (Path(source).name if source else "PLAN-9999-test.md")
         plan_path.parent.mkdir(parents=True, exist_ok=True)
-        plan_path.write_text(plan_text(stages, **plan))
+        plan_path.write_text(Path(source).read_text() if source else plan_text(stages, **plan))
         project = cls(root)
         project.loom("init", str(plan_path.relative_to(root)), check=True)
         project.set_settings(**{**FAST_SETTINGS, **(settings or {})})
