@@ -1,0 +1,145 @@
+"""Shared services of the benchmarks: statistics, temporary projects, timed commands.
+
+`bench/run.py` and every `bench/p<N>_<what>.py` module import this (the bench folder is on
+``sys.path`` when `run.py` runs as a script).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "loom_tui"
+SAMPLE_PLAN = REPO_ROOT / PACKAGE / "samples" / "PLAN-0001-wordcount.md"
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"[bench] {message}\n")
+    sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------------------------------
+# Statistics
+
+
+def percentile(samples: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (p50 of an even count is the mean of the middle two)."""
+    if not samples:
+        raise ValueError("no samples")
+    if pct == 50:
+        return statistics.median(samples)
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summary_ms(samples: Sequence[float]) -> dict[str, float]:
+    return {"p50": round(percentile(samples, 50), 3), "p95": round(percentile(samples, 95), 3)}
+
+
+# --------------------------------------------------------------------------------------------------
+# The context every benchmark gets
+
+
+class BenchError(Exception):
+    """A benchmark could not run as intended (a command failed, a setup step went wrong)."""
+
+
+@dataclass
+class Timed:
+    ms: float
+    stdout: str
+    stderr: str
+
+
+class Bench:
+    """Shared services: temporary directories, sample projects, timed commands."""
+
+    def __init__(self, tmp: Path, runs: int, warmup: int) -> None:
+        self.tmp = tmp
+        self.runs = runs
+        self.warmup = warmup
+        self.python = sys.executable
+        self.loom = str(Path(sys.executable).parent / "loom")
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("LOOM_")}
+        self._counter = 0
+
+    # directories and projects ---------------------------------------------------------------------
+    def fresh_dir(self, stem: str) -> Path:
+        self._counter += 1
+        path = self.tmp / f"{stem}-{self._counter}"
+        path.mkdir(parents=True)
+        return path
+
+    def make_repo(self, stem: str = "repo", branch: str = "main") -> Path:
+        """A git repository with one commit, made with pygit2 and an explicit signature."""
+        import pygit2
+
+        path = self.fresh_dir(stem)
+        repo = pygit2.init_repository(str(path), initial_head=branch)
+        (path / "README.md").write_text("# benchmark project\n", encoding="utf-8")
+        repo.index.add("README.md")
+        repo.index.write()
+        tree = repo.index.write_tree()
+        signature = pygit2.Signature("loom bench", "bench@loom.invalid")
+        repo.create_commit("HEAD", signature, signature, "initial commit", tree, [])
+        return path
+
+    def make_project(self, plan: Path = SAMPLE_PLAN, stem: str = "project") -> Path:
+        """A repository initialised (`loom init`) with ``plan``; returns its root."""
+        root = self.make_repo(stem)
+        target = root / "doc" / "plans" / plan.name
+        target.parent.mkdir(parents=True)
+        shutil.copy(plan, target)
+        self.run([self.loom, "init", str(target.relative_to(root))], cwd=root)
+        return root
+
+    # commands -------------------------------------------------------------------------------------
+    def run(
+        self,
+        argv: Sequence[str],
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        expect: str | None = None,
+    ) -> Timed:
+        """Run ``argv`` and time it (wall clock); it must exit 0 and print ``expect`` if given."""
+        full_env = dict(self.env)
+        full_env.update(env or {})
+        started = time.perf_counter_ns()
+        proc = subprocess.run(
+            list(argv),
+            cwd=cwd,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        elapsed = (time.perf_counter_ns() - started) / 1e6
+        if proc.returncode != 0 or "Traceback" in proc.stderr:
+            raise BenchError(
+                f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
+            )
+        if expect is not None and expect not in proc.stdout:
+            raise BenchError(
+                f"{' '.join(argv)}: expected {expect!r} in output, got {proc.stdout!r}"
+            )
+        return Timed(elapsed, proc.stdout, proc.stderr)
+
+    def samples(self, label: str) -> Iterator[bool]:
+        """Iterate warm-up then measured rounds; yields whether this round is measured."""
+        total = self.warmup + self.runs
+        for i in range(total):
+            if i == self.warmup or (i > self.warmup and (i - self.warmup) % 5 == 0):
+                log(f"{label}: run {i - self.warmup + 1}/{self.runs}")
+            yield i >= self.warmup

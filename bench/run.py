@@ -1,0 +1,244 @@
+"""loom-tui benchmarks: ``python bench/run.py [NAME...]`` prints ONE JSON object on stdout.
+
+Progress goes to stderr.  With no NAME every benchmark runs; ``--list`` shows them.
+
+A benchmark is a name (``P0``), a key in the output (``P0_cli_start``) and a function that takes the
+`Bench` context and returns a JSON-ready dict.  P0 lives here; later ones go in their own modules,
+``bench/p<N>_<what>.py``, which are picked up automatically when they define::
+
+    NAME = "P1"                       # what `bench/run.py P1` selects
+    KEY = "P1_something"              # the key of its result in the JSON object
+    def run(bench) -> dict: ...       # `bench` is the `Bench` below: temp dirs, projects, timing
+
+Every benchmark works on its own temporary git repositories (made with pygit2 and an explicit
+signature: CI has no git identity) and the real `loom` console script of this interpreter's
+environment.  Before anything is measured, ``python -m compileall -q loom_tui`` runs from the
+repository root: this environment sets PYTHONDONTWRITEBYTECODE=1, and an installed tool runs from
+bytecode, so the CLI is measured as users would run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = Path(__file__).resolve().parent
+PACKAGE = "loom_tui"
+SAMPLE_PLAN = REPO_ROOT / PACKAGE / "samples" / "PLAN-0001-wordcount.md"
+MODULE_PATTERN = re.compile(r"^p(\d+)_\w+\.py$")
+
+
+from benchlib import (  # noqa: E402 - the bench folder is on sys.path when run as a script
+    PACKAGE,
+    REPO_ROOT,
+    Bench,
+    BenchError,
+    log,
+    summary_ms,
+)
+
+# --------------------------------------------------------------------------------------------------
+# Benchmarks
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    key: str
+    run: Callable[[Bench], dict[str, object]]
+    doc: str
+
+
+def p0_cli_start(bench: Bench) -> dict[str, object]:
+    """P0: start-up cost of the agent-facing CLI, `loom stage hold X`, against `python -c pass`.
+
+    Each round times `python -c pass` and `loom stage hold scaffold`, then (untimed in the ratio)
+    `loom stage release scaffold`, so that every call really changes the stage.  Goal: the
+    median ratio at most 4.
+    """
+    goal = 4
+    project = bench.make_project()
+    hold = [bench.loom, "stage", "hold", "scaffold"]
+    release = [bench.loom, "stage", "release", "scaffold"]
+    python_pass = [bench.python, "-c", "pass"]
+    hold_ms: list[float] = []
+    release_ms: list[float] = []
+    pass_ms: list[float] = []
+    for measured in bench.samples("P0"):
+        t_pass = bench.run(python_pass, cwd=project).ms
+        t_hold = bench.run(hold, cwd=project, expect="stage scaffold held").ms
+        t_release = bench.run(release, cwd=project, expect="stage scaffold released").ms
+        if measured:
+            pass_ms.append(t_pass)
+            hold_ms.append(t_hold)
+            release_ms.append(t_release)
+    ratio = statistics.median(hold_ms) / statistics.median(pass_ms)
+    return {
+        "loom_stage_hold_ms": summary_ms(hold_ms),
+        "loom_stage_release_ms": summary_ms(release_ms),
+        "python_pass_ms": summary_ms(pass_ms),
+        "ratio_p50": round(ratio, 3),
+        "goal_ratio": goal,
+        "goal_met": ratio <= goal,
+        "runs": len(hold_ms),
+        "warmup_runs": bench.warmup,
+    }
+
+
+BUILTIN = [Benchmark("P0", "P0_cli_start", p0_cli_start, p0_cli_start.__doc__ or "")]
+
+
+def _load_module_benchmark(path: Path) -> Benchmark:
+    spec = importlib.util.spec_from_file_location(f"loom_bench_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise BenchError(f"{path}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        name, key, func = module.NAME, module.KEY, module.run
+    except AttributeError as exc:
+        raise BenchError(f"{path.name}: a benchmark module defines NAME, KEY and run") from exc
+    return Benchmark(str(name), str(key), func, module.__doc__ or "")
+
+
+def _order(benchmark: Benchmark) -> tuple[int, str]:
+    match = re.fullmatch(r"[Pp](\d+)", benchmark.name)
+    return (int(match.group(1)) if match else 1_000_000, benchmark.name)
+
+
+def all_benchmarks() -> list[Benchmark]:
+    found = list(BUILTIN)
+    for path in sorted(BENCH_DIR.iterdir()):
+        if MODULE_PATTERN.match(path.name):
+            found.append(_load_module_benchmark(path))
+    names = [b.name.upper() for b in found]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise BenchError(f"benchmark names defined twice: {', '.join(duplicates)}")
+    return sorted(found, key=_order)
+
+
+# --------------------------------------------------------------------------------------------------
+# Setup and the machine
+
+
+def compile_bytecode() -> dict[str, object]:
+    """Compile the package's bytecode as an installed tool would have it; check it is there."""
+    log(f"compiling {PACKAGE} to bytecode")
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", PACKAGE],
+        cwd=REPO_ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    sources = sorted((REPO_ROOT / PACKAGE).rglob("*.py"))
+    if not sources:
+        raise BenchError(f"no {PACKAGE} sources under {REPO_ROOT}")
+    missing = [
+        str(p.relative_to(REPO_ROOT))
+        for p in sources
+        if not Path(importlib.util.cache_from_source(str(p))).is_file()
+    ]
+    if missing:
+        raise BenchError(
+            f"compileall left {len(missing)} module(s) without bytecode: {missing[:5]}"
+        )
+    return {"bytecode_compiled": True, "compiled_modules": len(sources)}
+
+
+def machine_info() -> dict[str, object]:
+    try:
+        affinity: int | None = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        affinity = None
+    try:
+        load: list[float] | None = [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        load = None
+    try:
+        from loom_tui import __version__ as loom_version
+    except ImportError:
+        loom_version = None
+    return {
+        "python_version": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "python_executable": sys.executable,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "cpus_available": affinity,
+        "load_average": load,
+        "loom_version": loom_version,
+        "pythondontwritebytecode": os.environ.get("PYTHONDONTWRITEBYTECODE") or None,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default all)")
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument("--runs", type=int, default=20, help="measured runs (default 20)")
+    parser.add_argument("--warmup", type=int, default=2, help="warm-up runs (default 2)")
+    args = parser.parse_args(argv)
+    if args.runs < 1 or args.warmup < 0:
+        parser.error("--runs must be at least 1 and --warmup at least 0")
+
+    try:
+        benchmarks = all_benchmarks()
+    except BenchError as exc:
+        log(f"error: {exc}")
+        return 2
+    if args.list:
+        for b in benchmarks:
+            first = b.doc.strip().splitlines()[0] if b.doc.strip() else ""
+            sys.stdout.write(f"{b.name:4} {b.key:24} {first}\n")
+        return 0
+    by_name = {b.name.upper(): b for b in benchmarks}
+    unknown = [n for n in args.names if n.upper() not in by_name]
+    if unknown:
+        log(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(by_name)}")
+        return 2
+    wanted = {n.upper() for n in args.names}
+    selected = [b for b in benchmarks if not wanted or b.name.upper() in wanted]
+
+    loom = Path(sys.executable).parent / "loom"
+    if not loom.is_file():
+        log(f"error: no `loom` next to {sys.executable}: run with the project's .venv/bin/python")
+        return 2
+
+    machine = machine_info()
+    result: dict[str, object] = {"machine": machine}
+    try:
+        machine.update(compile_bytecode())
+        with tempfile.TemporaryDirectory(prefix="loom-bench-") as tmp:
+            bench = Bench(Path(tmp), runs=args.runs, warmup=args.warmup)
+            for b in selected:
+                log(f"{b.name} ({b.key})")
+                started = time.perf_counter()
+                result[b.key] = b.run(bench)
+                log(f"{b.name} done in {time.perf_counter() - started:.1f} s")
+    except (BenchError, subprocess.CalledProcessError) as exc:
+        log(f"error: {exc}")
+        return 1
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
