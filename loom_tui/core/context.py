@@ -136,7 +136,9 @@ def _reverse_lines(path: str) -> Iterator[bytes]:
     with open(path, "rb") as fh:
         fh.seek(0, os.SEEK_END)
         position = fh.tell()
-        tail = b""
+        # The pieces of the line being assembled, newest first: joined once when its start is
+        # found, so that a line of many blocks costs linear, not quadratic, time.
+        pieces: list[bytes] = []
         read = 0
         while position > 0 and read < MAX_BACKWARD_BYTES:
             size = min(BLOCK, position)
@@ -144,14 +146,21 @@ def _reverse_lines(path: str) -> Iterator[bytes]:
             fh.seek(position)
             chunk = fh.read(size)
             read += size
-            data = chunk + tail
-            lines = data.split(b"\n")
-            tail = lines[0]
-            for line in reversed(lines[1:]):
+            end = len(chunk)
+            cut = chunk.rfind(b"\n", 0, end)
+            while cut >= 0:
+                pieces.append(chunk[cut + 1 : end])
+                line = b"".join(reversed(pieces))
+                pieces.clear()
                 if line.strip():
                     yield line
-        if tail.strip() and read < MAX_BACKWARD_BYTES:
-            yield tail
+                end = cut
+                cut = chunk.rfind(b"\n", 0, end)
+            pieces.append(chunk[:end])
+        if position == 0:
+            line = b"".join(reversed(pieces))
+            if line.strip():
+                yield line
 
 
 def from_transcript(path: str, model_hint: str | None = None) -> Reading | None:
@@ -178,7 +187,9 @@ def from_transcript(path: str, model_hint: str | None = None) -> Reading | None:
             if not isinstance(usage, dict) or model == "<synthetic>":
                 continue
             model_id = model if isinstance(model, str) else model_hint
-            return Reading(used_tokens(usage), window_size(model_id), "transcript", model=model_id)
+            # The API's model id has no `[1m]` suffix: the session's own model may say 1M.
+            window = max(window_size(model_id), window_size(model_hint))
+            return Reading(used_tokens(usage), window, "transcript", model=model_id)
     except OSError:
         return None
     return None

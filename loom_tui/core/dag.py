@@ -25,6 +25,7 @@ def find_cycles(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
     stack: list[str] = []
     components: list[list[str]] = []
     counter = 0
+    children_of: dict[str, list[str]] = {}
     for root in graph:
         if root in index:
             continue
@@ -36,7 +37,9 @@ def find_cycles(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
                 counter += 1
                 stack.append(node)
                 on_stack.add(node)
-            children = [d for d in graph.get(node, ()) if d in graph]
+            children = children_of.get(node)
+            if children is None:
+                children = children_of[node] = [d for d in graph.get(node, ()) if d in graph]
             if child_i < len(children):
                 work.append((node, child_i + 1))
                 child = children[child_i]

@@ -82,18 +82,23 @@ def handle(command: str, raw: str, env: dict[str, str]) -> HookAnswer:
     from loom_tui.core.store import Store
 
     event = EVENTS[command]
+    problem = None
     try:
         payload = json.loads(raw) if raw.strip() else {}
     except ValueError:
         payload = {}
+        problem = f"stdin is not JSON: {_trim(raw)!r}"
     if not isinstance(payload, dict):
         payload = {}
+        problem = problem or f"stdin is not a JSON object: {_trim(raw)!r}"
     work_dir = env.get("LOOM_WORK_DIR")
     if not work_dir:
         from loom_tui.core.project import find_work_dir
 
         work_dir = find_work_dir(cwd=str(payload.get("cwd") or os.getcwd()))
     store = Store(work_dir)
+    if problem:
+        log_problem(work_dir, command, problem)
     session_id = env.get("LOOM_SESSION_ID") or str(payload.get("session_id") or "")
     stage_id = env.get("LOOM_STAGE_ID") or ""
     now = time.time()
@@ -147,8 +152,9 @@ def handle(command: str, raw: str, env: dict[str, str]) -> HookAnswer:
         session = store.read_session(session_id)
         stage_id = stage_id or session.stage_id
         stage = store.read_stage(stage_id) if stage_id else None
-    except Exception:
+    except Exception as exc:
         session = None
+        log_problem(work_dir, command, f"session {session_id}: {exc}")
 
     first_compaction = (
         event == "PreCompact"
@@ -215,14 +221,18 @@ def _status_line(
 
 def log_failure(env: dict[str, str], command: str, exc: BaseException) -> None:
     """Record a hook's internal error where a person can find it; never raises."""
+    work_dir = env.get("LOOM_WORK_DIR")
+    if work_dir:
+        log_problem(work_dir, command, f"{type(exc).__name__}: {exc}")
+
+
+def log_problem(work_dir: str, command: str, message: str) -> None:
+    """Append one line to `.work/logs/hooks.log`; never raises."""
     try:
-        work_dir = env.get("LOOM_WORK_DIR")
-        if not work_dir:
-            return
         logs = os.path.join(work_dir, "logs")
         os.makedirs(logs, exist_ok=True)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         with open(os.path.join(logs, "hooks.log"), "a", encoding="utf-8") as fh:
-            fh.write(f"{stamp} hook {command}: {type(exc).__name__}: {exc}\n")
+            fh.write(f"{stamp} hook {command}: {message}\n")
     except Exception:
         pass

@@ -71,6 +71,7 @@ class Transcript:
         self.cwd = cwd
         self.model = model
         self.parent: str | None = None
+        self.last_assistant: str | None = None
         os.makedirs(os.path.dirname(path), exist_ok=True)
 
     def _common(self) -> dict[str, Any]:
@@ -108,12 +109,13 @@ class Transcript:
                 "type": "user",
                 "message": {"role": "user", "content": text},
                 "permissionMode": "acceptEdits",
+                "origin": {"kind": "human"},
                 "promptSource": "typed",
             }
         )
 
     def assistant(self, content: list[dict[str, Any]], usage: Usage, stop: str) -> None:
-        self._chain(
+        self.last_assistant = self._chain(
             {
                 "message": {
                     "id": f"msg_{uuid.uuid4().hex[:24]}",
@@ -153,6 +155,7 @@ class Transcript:
                     "isImage": False,
                     "noOutputExpected": not output,
                 },
+                "sourceToolAssistantUUID": self.last_assistant,
             }
         )
 
@@ -209,6 +212,8 @@ def statusline_payload(
         "session_id": session_id,
         "transcript_path": transcript_path,
         "cwd": cwd,
+        "prompt_id": str(uuid.uuid4()),
+        "effort": {"level": "high"},
         "model": {"id": model_id(alias), "display_name": display},
         "workspace": {"current_dir": cwd, "project_dir": cwd, "added_dirs": []},
         "version": VERSION,
@@ -229,6 +234,8 @@ def statusline_payload(
             "remaining_percentage": None if used is None else 100 - used,
         },
         "exceeds_200k_tokens": bool(usage and usage.context_tokens > 200_000),
+        "fast_mode": False,
+        "thinking": {"enabled": True},
     }
 
 

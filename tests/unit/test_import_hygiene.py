@@ -19,9 +19,10 @@ def _core_modules() -> list[str]:
 
     import loom_tui.core
 
-    return ["loom_tui.core"] + sorted(
-        m.name for m in pkgutil.walk_packages(loom_tui.core.__path__, "loom_tui.core.")
-    )
+    return [
+        "loom_tui.core",
+        *sorted(m.name for m in pkgutil.walk_packages(loom_tui.core.__path__, "loom_tui.core.")),
+    ]
 
 
 CORE_MODULES = _core_modules()
