@@ -66,22 +66,28 @@ def format_time(ts: float | None) -> str:
 
 
 class RecordCache:
-    """Loaded records by file identity (inode, mtime, size): re-reading an unchanged file costs
-    one `stat`.  Every write replaces a file by rename, so a change always shows.  The records it
+    """Loaded records by file content: re-reading an unchanged file costs a read, not a parse.
+
+    Keyed on the text itself rather than (inode, mtime, size): inodes are reused by the atomic
+    renames and mtimes are coarse, so two different versions can share those.  The records it
     returns are shared: treat them as read-only and change records through the store."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[tuple[int, int, int], Record]] = {}
+        self._entries: dict[str, tuple[str, Record]] = {}
 
-    def load(self, path: str, loader: Callable[[str], R]) -> R:
-        st = os.stat(path)
-        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+    def load(self, path: str, parse: Callable[[str, str], R]) -> R:
+        text = _read_for_cache(path)
         entry = self._entries.get(path)
-        if entry is not None and entry[0] == key:
+        if entry is not None and entry[0] == text:
             return entry[1]  # type: ignore[return-value]
-        record = loader(path)
-        self._entries[path] = (key, record)
+        record = parse(path, text)
+        self._entries[path] = (text, record)
         return record
+
+
+def _read_for_cache(path: str) -> str:
+    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+        return fh.read()
 
 
 class Store:
@@ -130,13 +136,16 @@ class Store:
         return read_config(self.work_dir)
 
     # generic record I/O -----------------------------------------------------------------------
-    def _read_record(self, cls: type[R], path: str) -> R:
+    def _read_record(self, cls: type[R], path: str, text: str | None = None) -> R:
         where = self.rel(path)
         try:
-            text = read_text(path)
+            if text is None:
+                text = read_text(path)
+            else:
+                text.encode("utf-8")  # text read for the cache keeps bad bytes as surrogates
         except FileNotFoundError:
             raise
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeError) as exc:
             raise StoreError(f"{where}: cannot read: {exc}") from None
         data, _body = frontmatter.parse(text, where)
         problems = cls.problems(data)
@@ -190,7 +199,9 @@ class Store:
                 if cache is None:
                     records.append(self._read_record(StageRecord, path))
                 else:
-                    records.append(cache.load(path, lambda p: self._read_record(StageRecord, p)))
+                    records.append(
+                        cache.load(path, lambda p, t: self._read_record(StageRecord, p, t))
+                    )
             except FileNotFoundError:
                 continue  # removed between listing and reading
         records.sort(key=lambda r: (r.plan_index, r.id))
@@ -228,7 +239,9 @@ class Store:
                 if cache is None:
                     records.append(self._read_record(SessionRecord, path))
                 else:
-                    records.append(cache.load(path, lambda p: self._read_record(SessionRecord, p)))
+                    records.append(
+                        cache.load(path, lambda p, t: self._read_record(SessionRecord, p, t))
+                    )
             except FileNotFoundError:
                 continue
         records.sort(key=lambda r: (r.started_at or 0.0, r.id))

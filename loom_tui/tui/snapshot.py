@@ -1,0 +1,118 @@
+"""What the screen shows, read from `.work/` in one go: an immutable snapshot per refresh.
+
+The app reads a new `Snapshot` (in a thread: it is file I/O) whenever the scheduler reports a
+change, and hands it to the widgets, which only render it.  Keeping the data plain and immutable
+makes every widget a function of (snapshot, selection), which is what the snapshot tests pin down.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from loom_tui.core.config import ProjectConfig
+from loom_tui.core.errors import LoomError
+from loom_tui.core.model import ACTIVE, NEEDS_ATTENTION, SessionRecord, StageRecord, Status
+from loom_tui.core.store import RecordCache, Store
+
+
+@dataclass(frozen=True)
+class StageTotals:
+    tokens: int = 0
+    cost_usd: float = 0.0
+    sessions: int = 0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    plan_id: str
+    plan_name: str
+    base_branch: str
+    stages: tuple[StageRecord, ...]
+    sessions: tuple[SessionRecord, ...]
+    taken_at: float
+    error: str | None = None
+    by_id: dict[str, StageRecord] = field(default_factory=dict, compare=False)
+
+    @property
+    def total(self) -> int:
+        return len(self.stages)
+
+    def count(self, *statuses: Status) -> int:
+        return sum(1 for s in self.stages if s.status in statuses)
+
+    @property
+    def done(self) -> int:
+        return self.count(Status.COMPLETED, Status.SKIPPED)
+
+    @property
+    def running(self) -> int:
+        return sum(1 for s in self.stages if s.status in ACTIVE)
+
+    @property
+    def waiting(self) -> int:
+        return self.count(Status.WAITING_FOR_INPUT)
+
+    @property
+    def blocked(self) -> int:
+        return self.count(Status.BLOCKED, Status.MERGE_CONFLICT)
+
+    def stage(self, stage_id: str | None) -> StageRecord | None:
+        if stage_id is None:
+            return None
+        return self.by_id.get(stage_id)
+
+    def sessions_of(self, stage_id: str) -> list[SessionRecord]:
+        return [s for s in self.sessions if s.stage_id == stage_id]
+
+    def live_sessions(self) -> list[SessionRecord]:
+        return [s for s in self.sessions if s.live]
+
+    def current_session(self, stage: StageRecord) -> SessionRecord | None:
+        for session in self.sessions:
+            if session.id == stage.session_id:
+                return session
+        return None
+
+    def totals(self, stage_id: str | None = None) -> StageTotals:
+        chosen = [s for s in self.sessions if stage_id is None or s.stage_id == stage_id]
+        return StageTotals(
+            tokens=sum((s.input_tokens or s.context_tokens or 0) for s in chosen),
+            cost_usd=sum(s.cost_usd or 0.0 for s in chosen),
+            sessions=len(chosen),
+        )
+
+    def needing_attention(self) -> list[StageRecord]:
+        return [s for s in self.stages if s.status in NEEDS_ATTENTION]
+
+    def graph(self) -> dict[str, list[str]]:
+        return {s.id: list(s.dependencies) for s in self.stages}
+
+
+def read_snapshot(
+    store: Store,
+    config: ProjectConfig | None,
+    stage_cache: RecordCache | None = None,
+    session_cache: RecordCache | None = None,
+    clock: float | None = None,
+) -> Snapshot:
+    """Read every stage and session record (unchanged files come from the caches)."""
+    error = None
+    try:
+        stages = tuple(store.stages(stage_cache))
+    except LoomError as exc:
+        stages, error = (), exc.message
+    try:
+        sessions = tuple(store.sessions(session_cache))
+    except LoomError as exc:
+        sessions, error = (), error or exc.message
+    return Snapshot(
+        plan_id=config.plan_id if config else "?",
+        plan_name=config.plan_name if config else "?",
+        base_branch=config.base_branch if config else "?",
+        stages=stages,
+        sessions=sessions,
+        taken_at=time.time() if clock is None else clock,
+        error=error,
+        by_id={s.id: s for s in stages},
+    )
