@@ -175,15 +175,19 @@ def handle(command: str, raw: str, env: dict[str, str]) -> HookAnswer:
             stderr="loom: compaction blocked. "
             + handoff_request(stage_id, session.context_percent, budget),
         )
-    _append(os.path.join(store.hooks_dir, f"{session_id}.jsonl"), record)
-
+    request = None
     if event in ("PostToolUse", "Stop") and session is not None:
         requested = session.handoff_requested_at is not None and session.handoff is None
         if requested and not (event == "Stop" and payload.get("stop_hook_active")):
             budget = stage.context_budget if stage is not None else 65
-            answer = HookAnswer(
-                2, stderr=handoff_request(stage_id, session.context_percent, budget)
-            )
+            request = handoff_request(stage_id, session.context_percent, budget)
+            # The agent got the request from this hook: a blocked Stop does not end its turn,
+            # so the scheduler must not type the request into the pane as well.
+            record["blocked"] = True
+    _append(os.path.join(store.hooks_dir, f"{session_id}.jsonl"), record)
+
+    if request is not None:
+        answer = HookAnswer(2, stderr=request)
     elif event == "statusline":
         answer = HookAnswer(0, stdout=_status_line(stage_id, stage, reading, record))
     elif event == "SessionStart" and payload.get("source") in ("compact", "clear", "resume"):

@@ -172,10 +172,12 @@ class SessionMonitor:
                     )
                 continue
             state = _STATE_OF_EVENT.get(event)
+            if event == "Stop" and record.get("blocked"):
+                state = WORKING  # loom's Stop hook kept the agent going (its handoff request)
             if state is not None:
                 detail = str(record.get("tool") or "")
                 update.state = AgentState(state, f"hook:{event}", ts, detail)
-                if event == "Stop":
+                if event == "Stop" and state == FINISHED_TURN:
                     update.stop_at = ts
         update.reading = self._best_reading(session, track, update.transcript_path)
         return update

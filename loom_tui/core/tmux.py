@@ -20,12 +20,12 @@ import contextlib
 import os
 import shlex
 import signal
-from typing import TYPE_CHECKING
+
+# Imported with this module, not lazily: libtmux reads sys.stdout.encoding when first imported,
+# which fails once Textual has replaced sys.stdout with its print capture.
+import libtmux
 
 from loom_tui.core.errors import LoomError
-
-if TYPE_CHECKING:
-    import libtmux
 
 SESSION_NAME = "loom"
 MARKER_PREFIX = "loom-"
@@ -124,8 +124,6 @@ class Tmux:
     """The private tmux server of one project."""
 
     def __init__(self, socket_name: str) -> None:
-        import libtmux
-
         self.socket_name = socket_name
         self.server: libtmux.Server = libtmux.Server(
             socket_name=socket_name, config_file="/dev/null"

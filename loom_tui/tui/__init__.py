@@ -1,4 +1,7 @@
-"""The Textual face of loom (see `app.py`)."""
+"""The Textual face of loom: `LoomApp` (app.py), its screens and its widgets.
+
+Only this package imports textual; the core it renders never does.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,10 @@ if TYPE_CHECKING:
     from loom_tui.core.store import Store
 
 
-def run_tui(store: Store, options: SchedulerOptions, theme: str | None) -> int:
+def run_tui(store: Store, options: SchedulerOptions, theme: str | None = None) -> int:
     """Open the TUI on ``store`` with the scheduler inside it; returns the exit code."""
-    import asyncio
+    from loom_tui.tui.app import LoomApp
 
-    from loom_tui.core.headless import run_headless
-
-    # Until the TUI lands, `loom run` without --headless runs headless.
-    del theme
-    return asyncio.run(run_headless(store, options))
+    app = LoomApp(store, options, theme=theme)
+    result = app.run()
+    return int(result or 0)

@@ -58,7 +58,8 @@ class Placed:
 class DagLayout:
     """Where each stage is, and the edge lines to draw around them."""
 
-    node_width: int
+    #: The width of each column (its widest node): every node of a column is drawn that wide.
+    column_widths: list[int]
     width: int
     height: int
     nodes: dict[str, Placed] = field(default_factory=dict)
@@ -118,14 +119,26 @@ def _sort_by(column: list[str], neighbours: dict[str, list[str]], position: dict
 
 
 def layout(
-    graph: Mapping[str, Sequence[str]], node_width: int = 30, gap: int | None = None
+    graph: Mapping[str, Sequence[str]],
+    node_widths: Mapping[str, int] | int = 30,
+    gap: int | None = None,
 ) -> DagLayout:
-    """Lay out ``graph`` ({stage: dependencies}, in plan order)."""
+    """Lay out ``graph`` ({stage: dependencies}, in plan order); ``node_widths`` gives each
+    stage's label width (or one width for all)."""
     plan_order = {n: i for i, n in enumerate(graph)}
     column_of = dict(depths(graph))
     columns, succ, _pred = _order_columns(graph, column_of, plan_order)
     if not columns:
-        return DagLayout(node_width, 0, 0)
+        return DagLayout([], 0, 0)
+
+    def width_of(node: str) -> int:
+        if isinstance(node_widths, int):
+            return node_widths
+        return node_widths.get(node, 1)
+
+    widths = [
+        max((width_of(n) for n in col if not n.startswith("\x00")), default=1) for col in columns
+    ]
     # each column's x; the gap after a column holds one track per source of an edge
     sources_after = [[n for n in col if succ.get(n)] for col in columns]
     gaps = [max(gap or MIN_GAP, 2 * len(srcs) + 3) for srcs in sources_after]
@@ -133,24 +146,24 @@ def layout(
     x = 1
     for index in range(len(columns)):
         xs.append(x)
-        x += node_width + (gaps[index] if index < len(columns) - 1 else 0)
+        x += widths[index] + (gaps[index] if index < len(columns) - 1 else 0)
     width = x + 1
     height = max(len(col) for col in columns) * ROW_HEIGHT
     cells = [[0] * width for _ in range(height)]
-    result = DagLayout(node_width, width, height)
+    result = DagLayout(widths, width, height)
     rows = {n: i for col in columns for i, n in enumerate(col)}
     for index, col in enumerate(columns):
         for node in col:
             y = rows[node] * ROW_HEIGHT
             if node.startswith("\x00"):
-                for cx in range(xs[index], xs[index] + node_width):
+                for cx in range(xs[index], xs[index] + widths[index]):
                     cells[y][cx] |= LEFT | RIGHT
             else:
                 result.nodes[node] = Placed(node, index, rows[node], xs[index], y)
         result.columns.append([n for n in col if not n.startswith("\x00")])
     arrows: set[tuple[int, int]] = set()
     for index, srcs in enumerate(sources_after[:-1]):
-        gap_start = xs[index] + node_width
+        gap_start = xs[index] + widths[index]
         gap_end = xs[index + 1] - 1  # the arrow's cell
         for track, source in enumerate(srcs):
             tx = gap_start + 1 + 2 * track

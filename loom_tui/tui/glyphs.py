@@ -24,6 +24,8 @@ ICONS = {
     Status.SKIPPED: "⊘",
 }
 HELD = "⏸"
+#: Left-aligned eighth blocks, for a bar that moves by 1/8 of a cell.
+PARTS = " ▏▎▍▌▋▊▉"
 RETRY = "↻"
 
 #: The component class of each status (declared by the widgets, coloured in TCSS).
@@ -71,10 +73,11 @@ def gauge(
         if show_percent:
             text.append("    -", styles.get("gauge--unknown", Style()))
         return text
-    filled = max(0, min(width, round(percent / 100 * width)))
+    eighths = max(0, min(width * 8, round(percent / 100 * width * 8)))
+    full, part = divmod(eighths, 8)
     style = styles.get(LEVEL_CLASSES[lvl], Style())
-    text.append("█" * filled, style)
-    text.append("░" * (width - filled), styles.get("gauge--empty", Style()))
+    text.append("█" * full + (PARTS[part] if part else ""), style)
+    text.append("░" * (width - full - (1 if part else 0)), styles.get("gauge--empty", Style()))
     if show_percent:
         text.append(f" {percent:>3.0f}%", style)
     return text

@@ -24,6 +24,20 @@ class StageTotals:
 
 
 @dataclass(frozen=True)
+class HandoffInfo:
+    """A handoff file's front matter, for lists (the viewer reads the whole file)."""
+
+    name: str
+    path: str
+    stage: str
+    trigger: str
+    written_by: str
+    context_percent: float | None
+    created: str
+    generation: int | None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     plan_id: str
     plan_name: str
@@ -33,6 +47,7 @@ class Snapshot:
     taken_at: float
     error: str | None = None
     by_id: dict[str, StageRecord] = field(default_factory=dict, compare=False)
+    handoffs: dict[str, tuple[HandoffInfo, ...]] = field(default_factory=dict, compare=False)
 
     @property
     def total(self) -> int:
@@ -89,6 +104,40 @@ class Snapshot:
         return {s.id: list(s.dependencies) for s in self.stages}
 
 
+_HANDOFF_CACHE: dict[str, HandoffInfo] = {}
+
+
+def _handoff_info(store: Store, name: str) -> HandoffInfo | None:
+    """Handoff files never change once written, so each is parsed once per process."""
+    import os
+
+    path = os.path.join(store.handoffs_dir, name)
+    cached = _HANDOFF_CACHE.get(path)
+    if cached is not None:
+        return cached
+    from loom_tui.core import frontmatter
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data, _body = frontmatter.parse(fh.read(), name)
+    except (OSError, LoomError, UnicodeDecodeError):
+        return None
+    percent = data.get("context_percent")
+    generation = data.get("generation")
+    info = HandoffInfo(
+        name=name,
+        path=path,
+        stage=str(data.get("stage") or ""),
+        trigger=str(data.get("trigger") or "?"),
+        written_by=str(data.get("written_by") or "?"),
+        context_percent=float(percent) if isinstance(percent, int | float) else None,
+        created=str(data.get("created") or ""),
+        generation=generation if isinstance(generation, int) else None,
+    )
+    _HANDOFF_CACHE[path] = info
+    return info
+
+
 def read_snapshot(
     store: Store,
     config: ProjectConfig | None,
@@ -106,6 +155,10 @@ def read_snapshot(
         sessions = tuple(store.sessions(session_cache))
     except LoomError as exc:
         sessions, error = (), error or exc.message
+    handoffs: dict[str, tuple[HandoffInfo, ...]] = {}
+    for stage in stages:
+        infos = [_handoff_info(store, name) for name in stage.handoffs]
+        handoffs[stage.id] = tuple(i for i in infos if i is not None)
     return Snapshot(
         plan_id=config.plan_id if config else "?",
         plan_name=config.plan_name if config else "?",
@@ -115,4 +168,5 @@ def read_snapshot(
         taken_at=time.time() if clock is None else clock,
         error=error,
         by_id={s.id: s for s in stages},
+        handoffs=handoffs,
     )

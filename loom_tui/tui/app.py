@@ -1,0 +1,455 @@
+"""The loom TUI: the scheduler runs inside this app's event loop; widgets render its events.
+
+The app owns three things: the scheduler (a worker with ``exit_on_error=False``: its failure is
+shown, never fatal), the current `Snapshot` of `.work/` (re-read in a thread after every change,
+at most a few times a second), and the actions of the keys, each of which calls the same core
+function as the CLI in a thread.  When another loom already runs this project's scheduler, the app
+opens read-only: it watches `.work/` and the event log instead, and says so in the header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from loom_tui.core import actions
+from loom_tui.core.errors import LockBusy, LoomError
+from loom_tui.core.events import Event, PlanFinished
+from loom_tui.core.model import NEEDS_ATTENTION, Status
+from loom_tui.core.scheduler import Scheduler, SchedulerOptions
+from loom_tui.core.store import RecordCache, Store
+from loom_tui.tui import attach as attach_module
+from loom_tui.tui.keys import KEYS
+from loom_tui.tui.snapshot import Snapshot, read_snapshot
+from loom_tui.tui.themes import DEFAULT_THEME, load_themes, save_theme, saved_theme
+
+EventListener = Callable[[dict[str, object]], None]
+REFRESH_EVERY = 0.15
+PANE_EVERY = 1.0
+
+
+class LoomApp(App[int]):
+    TITLE = "loom"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [Binding("ctrl+c", "quit_loom", "quit", show=False, priority=True)]
+    ENABLE_COMMAND_PALETTE = True
+
+    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, init=False)
+    scheduler_state: reactive[str] = reactive("paused", init=False)
+
+    def __init__(
+        self,
+        store: Store,
+        options: SchedulerOptions | None = None,
+        *,
+        theme: str | None = None,
+        run_scheduler: bool = True,
+        clock: Callable[[], float] | None = None,
+        attacher: attach_module.Attacher | None = None,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.options = options or SchedulerOptions()
+        self.config = store.config()
+        self.run_scheduler = run_scheduler
+        self.clock = clock or time.time
+        self.attacher = attacher or attach_module.attach
+        self.scheduler: Scheduler | None = None
+        self.scheduler_detail = ""
+        self.read_only = False
+        self.selected_stage: str | None = None
+        self.recent_events: deque[dict[str, object]] = deque(maxlen=200)
+        self._listeners: list[EventListener] = []
+        self._stage_cache = RecordCache()
+        self._session_cache = RecordCache()
+        self._dirty = True
+        self._refreshing = False
+        self._theme_choice = theme
+        self._events_offset = 0
+
+    # set-up -----------------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.clock()
+
+    def get_default_screen(self) -> Screen[Any]:
+        from loom_tui.tui.screens.main_screen import MainScreen
+
+        return MainScreen()
+
+    def on_mount(self) -> None:
+        for theme in load_themes().values():
+            self.register_theme(theme)
+        wanted = self._theme_choice or saved_theme() or DEFAULT_THEME
+        self.theme = wanted if wanted in self.available_themes else DEFAULT_THEME
+        self._theme_ready = True
+        self._load_recent_events()
+        if self.run_scheduler:
+            self._start_scheduler()
+        else:
+            self.scheduler_state = "paused"
+        self.refresh_snapshot_now()
+        self.set_interval(REFRESH_EVERY, self._refresh_if_dirty)
+        self.set_interval(PANE_EVERY, self._capture_selected_pane)
+
+    def watch_theme(self, theme: str) -> None:
+        if getattr(self, "_theme_ready", False) and self._theme_choice is None:
+            save_theme(theme)
+
+    def _load_recent_events(self) -> None:
+        for event in self.store.read_events(limit=60):
+            self.recent_events.append(event)
+        try:
+            self._events_offset = os.path.getsize(self.store.events_path)
+        except OSError:
+            self._events_offset = 0
+
+    # the scheduler ----------------------------------------------------------------------------
+    def _start_scheduler(self) -> None:
+        try:
+            scheduler = Scheduler(self.store, self.options)
+            scheduler.acquire()
+        except LockBusy as exc:
+            self.read_only = True
+            from loom_tui.core.control import scheduler_pid
+
+            pid = scheduler_pid(self.store)
+            self.scheduler_detail = f"scheduler runs in pid {pid}" if pid else exc.message
+            self.scheduler_state = "read-only"
+            self._watch_files()
+            return
+        except LoomError as exc:
+            self.scheduler_state = "failed"
+            self.scheduler_detail = exc.message
+            self.notify(exc.message, severity="error", timeout=10)
+            return
+        self.scheduler = scheduler
+        scheduler.subscribe(self._on_scheduler_event)
+        self.scheduler_state = "running"
+        self.run_worker(scheduler.run(), name="scheduler", group="scheduler", exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name != "scheduler":
+            return
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.scheduler_state = "failed"
+            self.scheduler_detail = f"{type(error).__name__}: {error}"
+            self.notify(
+                f"the scheduler stopped: {self.scheduler_detail}", severity="error", timeout=15
+            )
+            self.bell()
+
+    def _on_scheduler_event(self, event: Event) -> None:
+        data = event.to_json()
+        self._deliver(data)
+        if event.kind == "scheduler":
+            state = str(data.get("state", ""))
+            if state in ("running", "finished", "stuck", "stopped"):
+                self.scheduler_state = state
+        if isinstance(event, PlanFinished) or event.needs_attention:
+            self._notify_attention(data)
+        self._dirty = True
+
+    def _deliver(self, data: dict[str, object]) -> None:
+        self.recent_events.append(data)
+        for listener in list(self._listeners):
+            try:
+                listener(data)
+            except Exception:  # a widget being torn down must not break the scheduler
+                continue
+
+    def subscribe_events(self, listener: EventListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _notify_attention(self, data: dict[str, object]) -> None:
+        kind = data.get("kind")
+        message = f"{data.get('stage') or 'plan'}: {data.get('message')}"
+        severity = "information"
+        if kind in ("error", "merge-conflict") or data.get("new") in ("blocked", "merge-conflict"):
+            severity = "error"
+        elif kind in ("agent-state",) or data.get("new") == "waiting-for-input":
+            severity = "warning"
+        elif kind == "plan-finished" and not data.get("ok"):
+            severity = "error"
+        self.notify(message, severity=severity, timeout=8)  # type: ignore[arg-type]
+        self.bell()
+
+    # read-only mode: watch files, tail the event log ------------------------------------------
+    @work(exclusive=True, group="watch", exit_on_error=False)
+    async def _watch_files(self) -> None:
+        from watchfiles import awatch
+
+        async for _changes in awatch(self.store.work_dir, debounce=100, step=20, recursive=True):
+            self._dirty = True
+            await asyncio.to_thread(self._tail_events)
+
+    def _tail_events(self) -> None:
+        try:
+            with open(self.store.events_path, "rb") as fh:
+                fh.seek(self._events_offset)
+                data = fh.read()
+        except OSError:
+            return
+        end = data.rfind(b"\n")
+        if end < 0:
+            return
+        self._events_offset += end + 1
+        import json
+
+        for raw in data[: end + 1].splitlines():
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                self.call_from_thread(self._deliver, event)
+
+    # the snapshot -----------------------------------------------------------------------------
+    def refresh_snapshot_now(self) -> None:
+        self._dirty = True
+        self._refresh_if_dirty()
+
+    def _refresh_if_dirty(self) -> None:
+        if self._dirty and not self._refreshing:
+            self._dirty = False
+            self._refreshing = True
+            self.run_worker(self._read_snapshot(), group="snapshot", exit_on_error=False)
+
+    async def _read_snapshot(self) -> None:
+        try:
+            self.snapshot = await asyncio.to_thread(
+                read_snapshot,
+                self.store,
+                self.config,
+                self._stage_cache,
+                self._session_cache,
+                self.clock(),
+            )
+        finally:
+            self._refreshing = False
+
+    async def _capture_selected_pane(self) -> None:
+        snapshot = self.snapshot
+        stage = snapshot.stage(self.selected_stage) if snapshot else None
+        if snapshot is None or stage is None:
+            return
+        session = snapshot.current_session(stage)
+        if session is None or not session.live or not session.pane_id:
+            return
+        tmux = self._tmux()
+        try:
+            lines = await asyncio.to_thread(tmux.capture, session.pane_id, 20)
+        except Exception:
+            return
+        screen = self.screen
+        if hasattr(screen, "show_pane"):
+            screen.show_pane(stage.id, lines)
+
+    def _tmux(self) -> Any:
+        from loom_tui.core.tmux import Tmux
+
+        return Tmux(self.config.tmux_socket)
+
+    # actions ----------------------------------------------------------------------------------
+    def _refuse_read_only(self) -> bool:
+        if self.read_only:
+            self.notify(
+                f"read-only: {self.scheduler_detail}; use that loom (or the CLI) to change stages",
+                severity="warning",
+            )
+        return self.read_only
+
+    def _after_change(self) -> None:
+        self._dirty = True
+        if self.scheduler is not None:
+            self.scheduler.wake()
+
+    def stage_action(self, verb: str, stage_id: str | None) -> None:
+        """hold, release, retry, skip, reset: the core function in a thread, then a notice."""
+        if stage_id is None or self._refuse_read_only():
+            return
+        function = getattr(actions, verb)
+        self._run_action(partial(function, self.store, stage_id, source="tui"))
+
+    def _run_action(
+        self, call: Callable[[], Any], describe: Callable[[Any], str] | None = None
+    ) -> None:
+        async def runner() -> None:
+            try:
+                result = await asyncio.to_thread(call)
+            except LoomError as exc:
+                self.notify(exc.message, severity="error")
+                return
+            message = describe(result) if describe else getattr(result, "message", str(result))
+            if message:
+                self.notify(message, timeout=4)
+            self._after_change()
+
+        self.run_worker(runner(), group="actions", exit_on_error=False)
+
+    def confirm_reset(self, stage_id: str | None) -> None:
+        if stage_id is None or self._refuse_read_only():
+            return
+        from loom_tui.tui.screens.confirm_screen import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.stage_action("reset", stage_id)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Reset stage {stage_id}? Its retries, sessions and merge state are "
+                "cleared; its branch is kept as a backup when it starts again.",
+                yes="Reset",
+            ),
+            answered,
+        )
+
+    def merge(self, stage_id: str | None) -> None:
+        if stage_id is None or self._refuse_read_only():
+            return
+        from loom_tui.core.merging import merge_now
+
+        self._run_action(partial(merge_now, self.store, stage_id, "tui"), str)
+
+    def attach(self, stage_id: str | None) -> None:
+        snapshot = self.snapshot
+        stage = snapshot.stage(stage_id) if snapshot else None
+        if snapshot is None or stage is None:
+            return
+        session = snapshot.current_session(stage)
+        if session is None or not session.live or not session.pane_id:
+            self.notify(f"stage {stage.id} has no running session", severity="warning")
+            return
+        self._attach_pane(stage.id, session.pane_id)
+
+    @work(group="attach", exit_on_error=False)
+    async def _attach_pane(self, stage_id: str, pane_id: str) -> None:
+        from textual.app import SuspendNotSupported
+
+        try:
+            note = await self.attacher(self, self.config.tmux_socket, pane_id)  # type: ignore[arg-type]
+        except SuspendNotSupported:
+            from loom_tui.tui.screens.pane_screen import PaneScreen
+
+            await self.push_screen(PaneScreen(self._tmux(), pane_id, f"stage {stage_id}"))
+            return
+        except OSError as exc:
+            self.notify(f"cannot attach: {exc}", severity="error")
+            return
+        self.notify(f"{stage_id}: {note}", timeout=3)
+        self._after_change()
+
+    def details(self, stage_id: str | None) -> None:
+        if stage_id is None:
+            return
+        from loom_tui.tui.screens.stage_screen import StageScreen
+
+        self.push_screen(StageScreen(stage_id))
+
+    def view_handoff(self, stage_id: str | None) -> None:
+        snapshot = self.snapshot
+        if snapshot is None or stage_id is None:
+            return
+        paths = [h.path for h in snapshot.handoffs.get(stage_id, ())]
+        if not paths:
+            self.notify(f"stage {stage_id} has no handoff yet", severity="warning")
+            return
+        from loom_tui.tui.screens.handoff_screen import HandoffScreen
+
+        self.push_screen(HandoffScreen(paths))
+
+    def next_attention(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        ids = [s.id for s in snapshot.stages if s.status in NEEDS_ATTENTION]
+        if not ids:
+            self.notify("nothing needs you right now", timeout=3)
+            return
+        current = self.selected_stage
+        order = [s.id for s in snapshot.stages]
+        start = order.index(current) + 1 if current in order else 0
+        rotated = order[start:] + order[:start]
+        target = next(i for i in rotated if i in ids)
+        screen = self.screen
+        if hasattr(screen, "select"):
+            screen.select(target)
+
+    def action_show_help(self) -> None:
+        from loom_tui.tui.screens.help_screen import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def quit_loom(self) -> None:
+        live = len(self.snapshot.live_sessions()) if self.snapshot else 0
+        if live == 0 or self.read_only:
+            self._quit()
+            return
+        from loom_tui.tui.screens.confirm_screen import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._quit()
+
+        self.push_screen(
+            ConfirmScreen(
+                f"{live} agent session(s) are running. They keep running after loom "
+                "quits, and the next `loom` adopts them. Quit?",
+                yes="Quit",
+            ),
+            answered,
+        )
+
+    def action_quit_loom(self) -> None:
+        self.quit_loom()
+
+    def _quit(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.request_stop()
+        self.exit(0)
+
+    # the command palette ----------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        from loom_tui.tui.screens.main_screen import MainScreen
+
+        if not isinstance(screen, MainScreen):
+            return
+        for key in KEYS:
+            if key.action in ("help",):
+                continue
+            yield SystemCommand(
+                f"{key.label.capitalize()} ({key.display})",
+                key.help,
+                partial(screen.run_action, key.action),
+            )
+        for stage in self.snapshot.stages if self.snapshot else ():
+            yield SystemCommand(
+                f"Go to stage {stage.id}",
+                f"{stage.status.value} · {stage.name}",
+                partial(screen.select, stage.id),
+            )
+
+    # status for tests and the headless check ------------------------------------------------------
+    def stage_status(self, stage_id: str) -> Status:
+        return self.store.read_stage(stage_id).status

@@ -1,0 +1,46 @@
+"""The main screen's keys, in one list: the bindings, the footer, the help screen and the
+command palette are all made from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Key:
+    key: str
+    action: str
+    label: str
+    help: str
+    show: bool = True
+
+    @property
+    def display(self) -> str:
+        return {"slash": "/", "question_mark": "?", "enter": "enter"}.get(self.key, self.key)
+
+    def binding(self) -> Binding:
+        return Binding(self.key, self.action, self.label, show=self.show)
+
+
+KEYS = (
+    Key("h", "hold", "hold", "hold the selected stage: the scheduler will not start it"),
+    Key("r", "release", "release", "release a held stage"),
+    Key("t", "retry", "retry", "retry a blocked stage now"),
+    Key("s", "skip", "skip", "skip the stage; its dependents may start"),
+    Key("x", "reset", "reset", "reset the stage to its initial state (asks first)"),
+    Key("a", "attach", "attach", "attach to the stage's tmux pane (detach to come back)"),
+    Key(
+        "n",
+        "next_attention",
+        "next needing you",
+        "jump to the next stage that needs you (input, blocked, conflict)",
+    ),
+    Key("m", "merge", "merge", "merge a completed stage into the base branch now"),
+    Key("enter", "details", "details", "the selected stage in full"),
+    Key("v", "view_handoff", "handoff", "view the selected stage's newest handoff", show=False),
+    Key("slash", "filter", "filter", "show only stages whose id, name or status matches"),
+    Key("question_mark", "help", "help", "this help"),
+    Key("q", "quit_loom", "quit", "quit (asks when sessions run; they keep running)"),
+)

@@ -1,0 +1,73 @@
+"""The handoff viewer: a handoff file rendered as Markdown, full screen; `esc` returns."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Markdown, Static
+
+from loom_tui.core.frontmatter import split
+
+
+class HandoffScreen(Screen[None]):
+    DEFAULT_CSS = """
+    HandoffScreen { background: $surface; }
+    HandoffScreen #handoff-meta {
+        dock: top;
+        height: 1;
+        background: $panel;
+        color: $text-muted;
+        padding: 0 1;
+    }
+    HandoffScreen Markdown { padding: 0 2; }
+    """
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("left,p", "step(-1)", "Older"),
+        Binding("right", "step(1)", "Newer"),
+    ]
+
+    def __init__(self, paths: list[str], index: int = -1) -> None:
+        super().__init__()
+        self.paths = paths
+        self.index = index % len(paths) if paths else 0
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="handoff-meta")
+        yield Markdown("", id="handoff-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load()
+
+    def _load(self) -> None:
+        import os
+
+        meta = self.query_one("#handoff-meta", Static)
+        body = self.query_one("#handoff-body", Markdown)
+        if not self.paths:
+            meta.update("no handoff")
+            body.update("This stage has no handoff yet.")
+            return
+        path = self.paths[self.index]
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+            front, markdown = split(text, path)
+        except Exception as exc:
+            meta.update(os.path.basename(path))
+            body.update(f"Cannot read {path}: {exc}")
+            return
+        facts = " · ".join(
+            line.strip()
+            for line in front.splitlines()
+            if line.strip() and not line.startswith(("head:", "session:"))
+        )
+        meta.update(f"{os.path.basename(path)} ({self.index + 1} of {len(self.paths)}) · {facts}")
+        body.update(markdown)
+
+    def action_step(self, delta: int) -> None:
+        if self.paths:
+            self.index = (self.index + delta) % len(self.paths)
+            self._load()

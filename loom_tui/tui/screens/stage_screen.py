@@ -1,0 +1,59 @@
+"""`enter`: one stage in full — details, sessions, handoffs and live pane, on the whole screen."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from loom_tui.tui.snapshot import Snapshot
+from loom_tui.tui.widgets.detail_panel import DetailPanel
+from loom_tui.tui.widgets.header import LoomHeader
+
+if TYPE_CHECKING:
+    from loom_tui.tui.app import LoomApp
+
+
+class StageScreen(Screen[None]):
+    DEFAULT_CSS = """
+    StageScreen #stage-detail { height: 1fr; border: round $accent; border-title-color: $accent; }
+    """
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("v", "view_handoff", "Handoff"),
+        Binding("a", "attach", "Attach"),
+    ]
+
+    def __init__(self, stage_id: str) -> None:
+        super().__init__()
+        self.stage_id = stage_id
+
+    @property
+    def loom(self) -> LoomApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield LoomHeader()
+        yield DetailPanel(id="stage-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "snapshot", self._show, init=True)
+
+    def _show(self, snapshot: Snapshot | None) -> None:
+        if snapshot is None:
+            return
+        self.query_one(LoomHeader).show(snapshot)
+        self.query_one(DetailPanel).show(snapshot, self.stage_id, self.loom.now())
+
+    def show_pane(self, stage_id: str, lines: list[str]) -> None:
+        self.query_one(DetailPanel).show_pane(stage_id, lines)
+
+    def action_view_handoff(self) -> None:
+        self.loom.view_handoff(self.stage_id)
+
+    def action_attach(self) -> None:
+        self.loom.attach(self.stage_id)

@@ -1,0 +1,247 @@
+"""The stage DAG: stages in columns by dependency depth, edges in box-drawing characters.
+
+Each node shows its status icon (coloured by status), its id, its context gauge (coloured by level
+against the stage's budget), the held mark and its retries.  The cursor moves with the arrow keys
+(up/down within a column, left/right across columns) and by mouse; the selection is announced with
+`DagView.Selected`.  Rendering uses Textual's line API (`render_line`), so a 200-stage plan costs
+only the lines on screen; the layout is computed once per graph, not per frame.
+"""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from loom_tui.core.model import ACTIVE, StageRecord
+from loom_tui.tui.dag_layout import DagLayout, layout
+from loom_tui.tui.glyphs import COMPONENT_CLASSES, COMPONENT_CSS, HELD, ICONS, RETRY, gauge
+from loom_tui.tui.snapshot import Snapshot
+
+ID_WIDTH = 18
+BAR_WIDTH = 6
+
+
+class DagView(ScrollView, can_focus=True):
+    """The plan as a graph; the focused widget of the main screen."""
+
+    COMPONENT_CLASSES = {*COMPONENT_CLASSES, "dag--edge", "dag--cursor", "dag--dim", "dag--mark"}
+    DEFAULT_CSS = (
+        """
+    DagView {
+        background: $surface;
+        scrollbar-size: 1 1;
+        & > .dag--edge { color: $text-muted; }
+        & > .dag--cursor { background: $accent 30%; text-style: bold; }
+        & > .dag--dim { color: $text-disabled; }
+        & > .dag--mark { color: $warning; }
+    """
+        + COMPONENT_CSS
+        + "\n    }\n"
+    )
+    BINDINGS = [
+        Binding("up,k", "move(0, -1)", "Up", show=False),
+        Binding("down,j", "move(0, 1)", "Down", show=False),
+        Binding("left", "move(-1, 0)", "Left", show=False),
+        Binding("right,l", "move(1, 0)", "Right", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+    ]
+
+    selected: reactive[str | None] = reactive(None, init=False)
+
+    class Selected(Message):
+        """The cursor moved to another stage."""
+
+        def __init__(self, stage_id: str) -> None:
+            super().__init__()
+            self.stage_id = stage_id
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._snapshot: Snapshot | None = None
+        self._graph_key: tuple[object, ...] = ()
+        self._layout: DagLayout = layout({})
+        self._row_nodes: dict[int, list[str]] = {}
+        self._strips: dict[int, Strip] = {}
+        self._dimmed: set[str] = set()
+        self._last_clock = 0.0
+
+    # data -------------------------------------------------------------------------------------
+    def show(self, snapshot: Snapshot) -> None:
+        """Render ``snapshot`` (re-laying out only when the graph itself changed)."""
+        self._snapshot = snapshot
+        widths = {s.id: node_width(s) for s in snapshot.stages}
+        key = tuple((s.id, tuple(s.dependencies), widths[s.id]) for s in snapshot.stages)
+        if key != self._graph_key:
+            self._graph_key = key
+            self._layout = layout(snapshot.graph(), node_widths=widths)
+            rows: dict[int, list[str]] = {}
+            for node in self._layout.nodes.values():
+                rows.setdefault(node.y, []).append(node.id)
+            self._row_nodes = rows
+            self.virtual_size = Size(self._layout.width, self._layout.height + 1)
+        if self.selected is None or self.selected not in self._layout.nodes:
+            first = next(iter(self._layout.nodes), None)
+            if first is not None:
+                self.selected = first
+        self._strips.clear()
+        self.refresh()
+
+    def dim_all_but(self, matching: set[str] | None) -> None:
+        """Dim the stages not in ``matching`` (None: dim none) — the filter's effect."""
+        self._dimmed = set() if matching is None else set(self._layout.nodes) - matching
+        self._strips.clear()
+        self.refresh()
+
+    # selection --------------------------------------------------------------------------------
+    def watch_selected(self, old: str | None, new: str | None) -> None:
+        self._strips.clear()
+        self.refresh()
+        if new is not None:
+            self._scroll_to_stage(new)
+            self.post_message(self.Selected(new))
+
+    def select(self, stage_id: str) -> None:
+        if stage_id in self._layout.nodes:
+            self.selected = stage_id
+
+    def _scroll_to_stage(self, stage_id: str) -> None:
+        node = self._layout.nodes.get(stage_id)
+        if node is None:
+            return
+        from textual.geometry import Region
+
+        width = self._layout.column_widths[node.column]
+        self.scroll_to_region(Region(node.x, node.y, width, 1), animate=False, force=True)
+
+    def action_move(self, dx: int, dy: int) -> None:
+        node = self._layout.nodes.get(self.selected or "")
+        columns = self._layout.columns
+        if node is None:
+            if self._layout.nodes:
+                self.selected = next(iter(self._layout.nodes))
+            return
+        if dy:
+            column = columns[node.column]
+            index = column.index(node.id) + dy
+            if 0 <= index < len(column):
+                self.selected = column[index]
+            return
+        target = node.column + dx
+        while 0 <= target < len(columns) and not columns[target]:
+            target += dx
+        if not 0 <= target < len(columns):
+            return
+        nearest = min(columns[target], key=lambda n: abs(self._layout.nodes[n].y - node.y))
+        self.selected = nearest
+
+    def action_first(self) -> None:
+        if self._layout.nodes:
+            self.selected = next(iter(self._layout.nodes))
+
+    def action_last(self) -> None:
+        if self._layout.nodes:
+            self.selected = list(self._layout.nodes)[-1]
+
+    def on_click(self, event: events.Click) -> None:
+        x = event.x + int(self.scroll_x)
+        y = event.y + int(self.scroll_y)
+        for stage_id in self._row_nodes.get(y, []):
+            node = self._layout.nodes[stage_id]
+            if node.x <= x < node.x + self._layout.column_widths[node.column]:
+                self.selected = stage_id
+                return
+
+    # rendering --------------------------------------------------------------------------------
+    def _styles(self) -> dict[str, Style]:
+        return {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
+
+    def node_text(self, stage: StageRecord, styles: dict[str, Style], width: int) -> Text:
+        """One node: icon, id, the gauge while the stage has a session, held and retry marks."""
+        status_style = styles[f"status--{stage.status.value}"]
+        text = Text(" ", no_wrap=True, overflow="crop")
+        text.append(ICONS[stage.status], status_style)
+        text.append(" ")
+        text.append(_short_id(stage.id), status_style)
+        if shows_gauge(stage):
+            text.append(" ")
+            text.append_text(gauge(stage.context_percent, stage.context_budget, BAR_WIDTH, styles))
+        marks = ""
+        if stage.held:
+            marks += f" {HELD}"
+        if stage.retry_count:
+            marks += f" {RETRY}{stage.retry_count}"
+        text.append(marks, styles["dag--mark"])
+        text.append(" ")
+        text.truncate(width, pad=True)
+        if stage.id in self._dimmed:
+            text.stylize(styles["dag--dim"])
+        if stage.id == self.selected:
+            text.stylize(styles["dag--cursor"])
+        return text
+
+    def _build_line(self, y: int) -> Strip:
+        styles = self._styles()
+        edge_style = styles["dag--edge"]
+        base = self.rich_style
+        line = self._layout.lines[y] if y < len(self._layout.lines) else ""
+        text = Text(line, style=edge_style, no_wrap=True)
+        snapshot = self._snapshot
+        for stage_id in self._row_nodes.get(y, []):
+            node = self._layout.nodes[stage_id]
+            stage = snapshot.stage(stage_id) if snapshot else None
+            if stage is None:
+                continue
+            width = self._layout.column_widths[node.column]
+            label = self.node_text(stage, styles, width)
+            text = text[: node.x] + label + text[node.x + width :]
+        segments = [
+            Segment(s.text, base + s.style if s.style else base)
+            for s in text.render(self.app.console)
+        ]
+        return Strip(segments, text.cell_len)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        row = y + scroll_y
+        strip = self._strips.get(row)
+        if strip is None:
+            strip = self._build_line(row)
+            self._strips[row] = strip
+        width = self.size.width
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+
+
+def _short_id(stage_id: str) -> str:
+    return stage_id if len(stage_id) <= ID_WIDTH else stage_id[: ID_WIDTH - 1] + "…"
+
+
+def shows_gauge(stage: StageRecord) -> bool:
+    """A gauge while the stage has (or just had) a session: running, blocked, handing off."""
+    return stage.session_id is not None and (
+        stage.status in ACTIVE or (stage.context_percent is not None and not stage.merged)
+    )
+
+
+def node_width(stage: StageRecord) -> int:
+    """The cells a stage's node needs (the text of `DagView.node_text`)."""
+    width = 4 + len(_short_id(stage.id))  # a space each side, the icon and a space
+    if shows_gauge(stage):
+        width += 1 + BAR_WIDTH + 5
+    if stage.held:
+        width += 2
+    if stage.retry_count:
+        width += 2 + len(str(stage.retry_count))
+    return width

@@ -1,0 +1,224 @@
+"""The selected stage in detail: what it is for, its sessions, its gauge, its pane, its handoffs."""
+
+from __future__ import annotations
+
+import os
+
+from rich.console import Group, RenderableType
+from rich.rule import Rule
+from rich.style import Style
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from loom_tui.core.model import SessionRecord, StageRecord
+from loom_tui.tui.glyphs import (
+    COMPONENT_CLASSES,
+    COMPONENT_CSS,
+    HELD,
+    gauge,
+    short_tokens,
+    since,
+    status_text,
+)
+from loom_tui.tui.snapshot import Snapshot
+
+AGENT_STATES = {
+    "working": "working",
+    "waiting-for-input": "waiting for input",
+    "needs-permission": "needs permission",
+    "finished-turn": "finished its turn",
+    "starting": "starting",
+    "dead": "dead",
+}
+
+
+def describe_state(session: SessionRecord, *, short: bool = False) -> str:
+    """The agent's state and what decided it: hook (which event), pane, or pane text."""
+    if not session.agent_state:
+        return "starting" if session.live else session.status
+    state = AGENT_STATES.get(session.agent_state, session.agent_state)
+    source = session.agent_state_source or ""
+    if short:
+        source = source.split(":", 1)[0]
+    else:
+        source = source.replace("hook:", "hook ")
+    return f"{state} ({source})" if source else state
+
+
+class DetailPanel(VerticalScroll, can_focus=False):
+    """Everything about one stage; its pane lines are refreshed live by the app."""
+
+    COMPONENT_CLASSES = {
+        *COMPONENT_CLASSES,
+        "detail--title",
+        "detail--label",
+        "detail--muted",
+        "detail--pane",
+        "detail--bad",
+    }
+    DEFAULT_CSS = (
+        """
+    DetailPanel {
+        background: $surface;
+        padding: 0 1;
+        scrollbar-size-vertical: 1;
+        & > .detail--title { text-style: bold; color: $foreground; }
+        & > .detail--label { color: $text-muted; }
+        & > .detail--muted { color: $text-muted; }
+        & > .detail--pane { color: $foreground; background: $background; }
+        & > .detail--bad { color: $error; }
+    """
+        + COMPONENT_CSS
+        + "\n    }\n"
+    )
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._body = Static("", id="detail-body")
+        self._snapshot: Snapshot | None = None
+        self._stage_id: str | None = None
+        self._pane: list[str] = []
+        self._now = 0.0
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self._body
+
+    @property
+    def stage_id(self) -> str | None:
+        return self._stage_id
+
+    def show(self, snapshot: Snapshot, stage_id: str | None, now: float) -> None:
+        if stage_id != self._stage_id:
+            self._pane = []
+        self._snapshot, self._stage_id, self._now = snapshot, stage_id, now
+        self._render_body()
+
+    def show_pane(self, stage_id: str, lines: list[str]) -> None:
+        if stage_id == self._stage_id and lines != self._pane:
+            self._pane = lines
+            self._render_body()
+
+    def _styles(self) -> dict[str, Style]:
+        return {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
+
+    def _render_body(self) -> None:
+        snap = self._snapshot
+        stage = snap.stage(self._stage_id) if snap else None
+        if snap is None or stage is None:
+            self._body.update(Text("No stage selected.", self._styles()["detail--muted"]))
+            self.border_title = "stage"
+            return
+        self.border_title = stage.id
+        self._body.update(self.render_stage(snap, stage, self._styles()))
+
+    def render_stage(
+        self, snap: Snapshot, stage: StageRecord, styles: dict[str, Style]
+    ) -> RenderableType:
+        label, muted = styles["detail--label"], styles["detail--muted"]
+        parts: list[RenderableType] = []
+        title = Text(stage.name, styles["detail--title"])
+        title.append("  ")
+        title.append_text(status_text(stage.status, styles))
+        if stage.generation:
+            title.append(f" · gen {stage.generation}", muted)
+        if stage.held:
+            title.append(f"  {HELD} held", styles["gauge--yellow"])
+        if stage.merged:
+            title.append("  merged", styles["gauge--green"])
+        parts.append(title)
+        parts.append(Text(stage.description.strip(), no_wrap=False))
+        if stage.blocked_reason:
+            parts.append(Text(stage.blocked_reason, styles["detail--bad"]))
+        session = snap.current_session(stage)
+        line = Text("context  ", label)
+        line.append_text(
+            gauge(
+                stage.context_percent if stage.session_id else None,
+                stage.context_budget,
+                12,
+                styles,
+            )
+        )
+        line.append(f"  budget {stage.context_budget}%", muted)
+        parts.append(line)
+        totals = snap.totals(stage.id)
+        sessions = snap.sessions_of(stage.id)
+        if session is not None:
+            info = Text("session  ", label)
+            info.append(f"{session.generation} of {len(sessions)} · {describe_state(session)}")
+            info.append(f" · {short_tokens(session.context_tokens)} tok", muted)
+            if session.cost_usd:
+                info.append(f" ${session.cost_usd:.2f}", muted)
+            parts.append(info)
+        if totals.sessions:
+            parts.append(
+                Text(
+                    f"totals   {totals.sessions} session(s) · {short_tokens(totals.tokens)} tokens"
+                    f" · ${totals.cost_usd:.2f}",
+                    muted,
+                )
+            )
+        if stage.worktree:
+            where = (
+                os.path.relpath(stage.worktree, os.path.dirname(os.path.dirname(stage.worktree)))
+                if os.path.isabs(stage.worktree)
+                else stage.worktree
+            )
+            parts.append(
+                Text(
+                    f"worktree .worktrees/{os.path.basename(where)}  branch {stage.branch or '-'}",
+                    muted,
+                )
+            )
+        if stage.dependencies:
+            deps = Text("needs    ", label)
+            for i, dep in enumerate(stage.dependencies):
+                other = snap.stage(dep)
+                if i:
+                    deps.append(", ")
+                if other is not None:
+                    deps.append_text(status_text(other.status, styles, label=False))
+                    deps.append(" ")
+                deps.append(dep)
+            parts.append(deps)
+        if stage.acceptance:
+            parts.append(Text("acceptance", label))
+            done = stage.status.value == "completed"
+            for command in stage.acceptance:
+                parts.append(Text(f"  {'☑' if done else '☐'} {command}"))
+        if len(sessions) > 1 or (sessions and session is None):
+            parts.append(Text("sessions", label))
+            for s in sessions:
+                pct = "-" if s.context_percent is None else f"{s.context_percent:.0f}%"
+                end = f"{s.end_reason}" if s.end_reason else describe_state(s)
+                parts.append(
+                    Text(
+                        f"  gen {s.generation}  {s.status:<8} {pct:>4}  "
+                        f"{short_tokens(s.context_tokens):>5}  {end}",
+                        muted,
+                    )
+                )
+        handoffs = snap.handoffs.get(stage.id, ())
+        if handoffs:
+            parts.append(Text("handoffs  (v views the newest)", label))
+            for h in handoffs:
+                pct = "" if h.context_percent is None else f" {h.context_percent:.0f}%"
+                number = h.name.rsplit("-", 1)[-1].removesuffix(".md")
+                parts.append(
+                    Text(f"  {number} {h.trigger}{pct} by {h.written_by} {h.created[11:16]}", muted)
+                )
+        pane = self._pane or (session.last_lines if session else [])
+        if not pane and sessions:
+            pane = sessions[-1].last_lines
+        if pane:
+            heading = "pane (live)" if session is not None and session.live else "pane (last lines)"
+            parts.append(Rule(heading, align="left", style=label, characters="─"))
+            parts.append(
+                Text(
+                    "\n".join(pane[-14:]), styles["detail--pane"], no_wrap=True, overflow="ellipsis"
+                )
+            )
+        if stage.started_at:
+            parts.append(Text(f"started {since(stage.started_at, self._now)} ago", muted))
+        return Group(*parts)

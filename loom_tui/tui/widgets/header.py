@@ -1,0 +1,91 @@
+"""The top line: plan name, progress, and what the scheduler is doing."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from loom_tui.tui.snapshot import Snapshot
+
+SCHEDULER_MARKS = {
+    "running": ("●", "header--ok", "scheduler"),
+    "idle": ("○", "header--muted", "scheduler idle"),
+    "finished": ("✓", "header--ok", "plan complete"),
+    "stuck": ("!", "header--bad", "stuck"),
+    "stopped": ("■", "header--muted", "scheduler stopped"),
+    "failed": ("✗", "header--bad", "scheduler failed"),
+    "read-only": ("◌", "header--warn", "read-only"),
+    "paused": ("◌", "header--muted", "no scheduler"),
+}
+
+
+class LoomHeader(Widget):
+    """`loom · PLAN name   3/7 done · 2 running · 1 waiting · 0 blocked   ● scheduler`."""
+
+    COMPONENT_CLASSES = {
+        "header--title",
+        "header--ok",
+        "header--bad",
+        "header--warn",
+        "header--muted",
+        "header--count",
+    }
+    DEFAULT_CSS = """
+    LoomHeader {
+        dock: top;
+        height: 1;
+        background: $panel;
+        color: $foreground;
+        & > .header--title { text-style: bold; color: $accent; }
+        & > .header--ok { color: $success; }
+        & > .header--bad { color: $error; text-style: bold; }
+        & > .header--warn { color: $warning; }
+        & > .header--muted { color: $text-muted; }
+        & > .header--count { color: $foreground; }
+    }
+    """
+
+    scheduler_state: reactive[str] = reactive("paused")
+    detail: reactive[str] = reactive("")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._snapshot: Snapshot | None = None
+
+    def show(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+        self.refresh()
+
+    def render(self) -> Text:
+        style = self.get_component_rich_style
+        snap = self._snapshot
+        left = Text(" loom", style("header--title"))
+        if snap is not None:
+            left.append(f" · {snap.plan_name}", style("header--title"))
+        middle = Text()
+        if snap is not None:
+            middle.append(f"{snap.done}/{snap.total} done", style("header--count"))
+            middle.append(f" · {snap.running} running", style("header--count"))
+            middle.append(
+                f" · {snap.waiting} waiting",
+                style("header--warn" if snap.waiting else "header--count"),
+            )
+            middle.append(
+                f" · {snap.blocked} blocked",
+                style("header--bad" if snap.blocked else "header--count"),
+            )
+        icon, klass, label = SCHEDULER_MARKS.get(
+            self.scheduler_state, ("?", "header--muted", self.scheduler_state)
+        )
+        right = Text(
+            f"{icon} {label}" + (f": {self.detail}" if self.detail else "") + " ", style(klass)
+        )
+        width = self.size.width
+        gap = max(2, width - left.cell_len - middle.cell_len - right.cell_len)
+        pad_left = gap // 2 if gap > 4 else 2
+        text = left + Text(" " * pad_left) + middle
+        text.append(" " * max(1, width - text.cell_len - right.cell_len))
+        text.append_text(right)
+        text.truncate(width)
+        return text

@@ -1,0 +1,144 @@
+"""Live sessions: stage, generation, agent state, context gauge, tokens, cost, age.
+
+Sorted by context use (fullest first) with `c`, or by clicking a column header; rows are updated
+in place so that the cursor stays where it is while gauges move.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+
+from loom_tui.core.model import SessionRecord
+from loom_tui.tui.glyphs import COMPONENT_CLASSES, COMPONENT_CSS, gauge, short_tokens, since
+from loom_tui.tui.snapshot import Snapshot
+from loom_tui.tui.widgets.detail_panel import describe_state
+
+COLUMNS = ("stage", "gen", "state", "context", "tokens", "cost", "since")
+NARROW_COLUMNS = ("stage", "state", "context")
+
+
+class SessionsTable(DataTable[Text | str]):
+    """One row per live session."""
+
+    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | COMPONENT_CLASSES | {"sessions--attention"}
+    DEFAULT_CSS = (
+        """
+    SessionsTable {
+        background: $surface;
+        & > .sessions--attention { color: $warning; text-style: bold; }
+    """
+        + COMPONENT_CSS
+        + "\n    }\n"
+    )
+    BINDINGS = [Binding("c", "sort_context", "Sort by context", show=False)]
+
+    class StageChosen(Message):
+        def __init__(self, stage_id: str) -> None:
+            super().__init__()
+            self.stage_id = stage_id
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self._narrow = False
+        self._sort_by_context = True
+        self._sort_column: str | None = None
+        self._sort_reverse = False
+        self._rows: dict[str, SessionRecord] = {}
+
+    def on_mount(self) -> None:
+        self._make_columns()
+
+    def set_narrow(self, narrow: bool) -> None:
+        if narrow != self._narrow:
+            self._narrow = narrow
+            self.clear(columns=True)
+            self._rows.clear()
+            self._make_columns()
+
+    def _make_columns(self) -> None:
+        for name in NARROW_COLUMNS if self._narrow else COLUMNS:
+            self.add_column(name, key=name)
+
+    def _styles(self) -> dict[str, Style]:
+        return {name: self.get_component_rich_style(name) for name in COMPONENT_CLASSES}
+
+    def _cells(self, s: SessionRecord, snap: Snapshot, now: float) -> dict[str, Text | str]:
+        styles = self._styles()
+        stage = snap.stage(s.stage_id)
+        budget = stage.context_budget if stage else 65
+        state = Text(describe_state(s, short=True))
+        if s.agent_state in ("waiting-for-input", "needs-permission"):
+            state.stylize(self.get_component_rich_style("sessions--attention"))
+            state.append(" ◀ needs you (n)")
+        return {
+            "stage": s.stage_id,
+            "gen": str(s.generation),
+            "state": state,
+            "context": gauge(s.context_percent, budget, 10, styles),
+            "tokens": short_tokens(s.context_tokens),
+            "cost": f"${s.cost_usd:.2f}" if s.cost_usd else "-",
+            "since": since(s.started_at, now),
+        }
+
+    def show(self, snapshot: Snapshot, now: float) -> None:
+        live = {s.id: s for s in snapshot.live_sessions()}
+        for key in [k for k in self._rows if k not in live]:
+            self.remove_row(key)
+            del self._rows[key]
+        columns = NARROW_COLUMNS if self._narrow else COLUMNS
+        for session_id, session in live.items():
+            cells = self._cells(session, snapshot, now)
+            if session_id in self._rows:
+                if self._rows[session_id] != session or "since" in columns:
+                    for column in columns:
+                        self.update_cell(session_id, column, cells[column], update_width=True)
+            else:
+                self.add_row(*(cells[c] for c in columns), key=session_id)
+            self._rows[session_id] = session
+        self._apply_sort()
+
+    def _apply_sort(self) -> None:
+        if self._rows and self._sort_by_context:
+            self.sort("context", key=_percent_of_cell, reverse=True)
+        elif self._rows and self._sort_column:
+            self.sort(self._sort_column, key=_plain, reverse=self._sort_reverse)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        column = str(event.column_key.value)
+        if column == "context":
+            self._sort_by_context = True
+        else:
+            self._sort_by_context = False
+            self._sort_reverse = not self._sort_reverse if self._sort_column == column else False
+            self._sort_column = column
+        self._apply_sort()
+
+    def action_sort_context(self) -> None:
+        self._sort_by_context = not self._sort_by_context
+        self.notify(
+            "sessions sorted by context use" if self._sort_by_context else "sessions unsorted",
+            timeout=2,
+        )
+        self._apply_sort()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        session = self._rows.get(str(event.row_key.value))
+        if session is not None:
+            self.post_message(self.StageChosen(session.stage_id))
+
+
+def _plain(cell: object) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def _percent_of_cell(cell: object) -> float:
+    """The percent at the end of a gauge cell ("███░░  58%"); -1 when it shows none."""
+    words = _plain(cell).split()
+    try:
+        return float(words[-1].rstrip("%")) if words else -1.0
+    except ValueError:
+        return -1.0
