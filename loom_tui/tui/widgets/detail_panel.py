@@ -39,10 +39,7 @@ def describe_state(session: SessionRecord, *, short: bool = False) -> str:
         return "starting" if session.live else session.status
     state = AGENT_STATES.get(session.agent_state, session.agent_state)
     source = session.agent_state_source or ""
-    if short:
-        source = source.split(":", 1)[0]
-    else:
-        source = source.replace("hook:", "hook ")
+    source = source.split(":", 1)[0] if short else source.replace("hook:", "hook ")
     return f"{state} ({source})" if source else state
 
 
