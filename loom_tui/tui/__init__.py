@@ -5,6 +5,7 @@ Only this package imports textual; the core it renders never does.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,5 +18,13 @@ def run_tui(store: Store, options: SchedulerOptions, theme: str | None = None) -
     from loom_tui.tui.app import LoomApp
 
     app = LoomApp(store, options, theme=theme)
-    result = app.run()
+    profile = os.environ.get("LOOM_PROFILE")
+    if profile:  # for developers: `LOOM_PROFILE=out.prof loom` writes cProfile stats on exit
+        import cProfile
+
+        profiler = cProfile.Profile()
+        result = profiler.runcall(app.run)
+        profiler.dump_stats(profile)
+    else:
+        result = app.run()
     return int(result or 0)
