@@ -51,7 +51,7 @@ def _is_plain(text: str) -> bool:
     return (
         bool(text)
         and text[0] in _PLAIN_FIRST
-        and all(c in _PLAIN_REST for c in text)
+        and _PLAIN_REST.issuperset(text)
         and text.lower() not in _RESERVED
         and not text.endswith(".")
     )
@@ -64,6 +64,8 @@ def quote(text: str) -> str:
     allow raw in a double-quoted scalar (DEL, C1 controls, the Unicode line separators, BOM,
     surrogates, non-characters) is escaped as ``\\uXXXX``.
     """
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'  # nothing to escape (the common case, checked in C)
     out = ['"']
     for ch in text:
         code = ord(ch)
@@ -172,7 +174,7 @@ def _parse_plain(text: str) -> object:
     first = text[0]
     if first in _DIGITS or first in "+-.":
         body = text[1:] if first in "+-" else text
-        if body and all(c in _DIGITS for c in body):
+        if body and body.isascii() and body.isdigit():
             if len(body) > 1 and body[0] == "0":
                 raise _Unsupported  # octal in YAML 1.1, decimal in 1.2: let the full reader decide
             return int(text)

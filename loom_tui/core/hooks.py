@@ -115,6 +115,7 @@ def handle(command: str, raw: str, env: dict[str, str]) -> HookAnswer:
             record["total_input_tokens"] = cw.get("total_input_tokens")
             record["total_output_tokens"] = cw.get("total_output_tokens")
             record["used_percentage"] = cw.get("used_percentage")
+            record["context_window_size"] = cw.get("context_window_size")
         if reading is not None:
             record.update(reading.to_dict())
             record["source"] = "statusline"
@@ -166,6 +167,8 @@ def handle(command: str, raw: str, env: dict[str, str]) -> HookAnswer:
 
         def mark(s: SessionRecord) -> None:
             s.precompact_blocked_at = now
+            # this hook's answer asks for a handoff: `loom handoff write` records the trigger
+            s.handoff_trigger = s.handoff_trigger or "precompact"
 
         store.update_session(session_id, mark)
         record["blocked"] = True
@@ -185,6 +188,8 @@ def handle(command: str, raw: str, env: dict[str, str]) -> HookAnswer:
             # so the scheduler must not type the request into the pane as well.
             record["blocked"] = True
     _append(os.path.join(store.hooks_dir, f"{session_id}.jsonl"), record)
+    if _wants_attention(event, record, reading, stage):
+        pulse(store.work_dir, session_id)
 
     if request is not None:
         answer = HookAnswer(2, stderr=request)
@@ -205,6 +210,32 @@ def handle(command: str, raw: str, env: dict[str, str]) -> HookAnswer:
             ),
         )
     return answer
+
+
+#: Hook events the scheduler reacts to at once; the others (tool calls, routine readings) it
+#: reads from the hook log on its next tick.
+ATTENTION_EVENTS = frozenset(
+    {"SessionStart", "UserPromptSubmit", "Notification", "Stop", "PreCompact", "SessionEnd"}
+)
+PULSE_DIR = "pulse"
+
+
+def _wants_attention(
+    event: str, record: dict[str, object], reading: context.Reading | None, stage: object
+) -> bool:
+    if event in ATTENTION_EVENTS or record.get("blocked"):
+        return True
+    budget = getattr(stage, "context_budget", None)
+    return reading is not None and isinstance(budget, int) and reading.percent >= budget
+
+
+def pulse(work_dir: str, session_id: str) -> None:
+    """Wake the scheduler now: touch `.work/pulse/<session>` (a folder it watches, unlike the
+    busy hook logs)."""
+    folder = os.path.join(work_dir, PULSE_DIR)
+    os.makedirs(folder, exist_ok=True)
+    fd = os.open(os.path.join(folder, session_id), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.close(fd)
 
 
 def _status_line(

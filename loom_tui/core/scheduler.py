@@ -70,6 +70,7 @@ class Scheduler(SessionsMixin, HandoffsMixin, MergesMixin):
         self._set_state("running")
         try:
             while not self._stop.is_set():
+                self._urgent = False
                 try:
                     await self.reconcile()
                 except LoomError as exc:
@@ -77,14 +78,10 @@ class Scheduler(SessionsMixin, HandoffsMixin, MergesMixin):
                 except Exception as exc:  # keep running: one bad pass must not stop the plan
                     self._log_error(f"pass failed: {exc!r}")
                     self.emit(SchedulerError(message=f"{type(exc).__name__}: {exc}"))
+                self._last_pass = time.time()
                 if self.options.exit_when_done and self.finished is not None:
                     break
-                timeout = self.tick
-                if self._next_deadline is not None:
-                    timeout = max(0.01, min(timeout, self._next_deadline - time.time()))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-                self._wake.clear()
+                await self._sleep()
         finally:
             if self._watch_stop is not None:
                 self._watch_stop.set()
@@ -96,6 +93,20 @@ class Scheduler(SessionsMixin, HandoffsMixin, MergesMixin):
         if self.finished is not None:
             return 0 if self.finished.ok else 1
         return 0 if self._all_done(self.store.stages()) else 1
+
+    async def _sleep(self) -> None:
+        """Until the next pass is due: something urgent changed, a deadline (a retry, a handoff
+        timeout) came, or a tick went by."""
+        while not self._stop.is_set() and not self._urgent:
+            due = self._last_pass + self.tick
+            if self._next_deadline is not None:
+                due = min(due, self._next_deadline)
+            timeout = due - time.time()
+            if timeout <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
 
     async def _pre_accept(self) -> None:
         from loom_tui.core.claude_config import pre_accept
@@ -110,6 +121,10 @@ class Scheduler(SessionsMixin, HandoffsMixin, MergesMixin):
             return
         self.emit(Notice(message=f"trusted {' and '.join(folders)} for Claude Code in {path}"))
 
+    #: The folders watched (not recursively): the hook logs under hooks/ change on every tool
+    #: call of every agent and are read on each tick instead; a hook that matters touches pulse/.
+    WATCHED = ("stages", "sessions", "handoffs", "pulse")
+
     async def _watch(self) -> None:
         """Wake a pass whenever a file that matters changes under `.work/`."""
         import anyio
@@ -117,67 +132,100 @@ class Scheduler(SessionsMixin, HandoffsMixin, MergesMixin):
 
         self._watch_stop = anyio.Event()
         work = self.store.work_dir
+        folders = [os.path.join(work, name) for name in self.WATCHED]
+        for folder in folders:
+            os.makedirs(folder, exist_ok=True)
 
         def relevant(_change: object, path: str) -> bool:
             name = os.path.basename(path)
             if name.endswith((".tmp", ".lock")) or name.startswith("."):
                 return False
-            rel = os.path.relpath(path, work)
-            top = rel.split(os.sep, 1)[0]
-            return top in ("stages", "sessions", "handoffs", "hooks", "config.toml")
+            folder = os.path.basename(os.path.dirname(path))
+            if folder == "sessions":
+                # session records are the scheduler's own; an exit file means an agent ended
+                return name.endswith(".exit")
+            if folder not in self.WATCHED:
+                return name == "config.toml"
+            return not self._is_own_write(path)
 
         try:
-            async for _changes in awatch(
+            async for changes in awatch(
                 work,
+                *folders,
                 watch_filter=relevant,
                 debounce=200,
                 step=5,
                 stop_event=self._watch_stop,
-                recursive=True,
+                recursive=False,
             ):
-                self._wake.set()
+                if any(path.endswith(".exit") for _change, path in changes):
+                    self._exits_seen = True
+                self.wake()
         except Exception as exc:  # without inotify the tick still drives the scheduler
             self._log_error(f"file watching stopped: {exc!r}")
 
     async def reconcile(self) -> None:
+        """One pass; see the module's docstring.  Panes are listed at most once a tick, or at
+        once when an agent exited; `.work/` records are read once, and again only after this
+        pass changed one."""
         self._pass_count += 1
         self._next_deadline = None
-        stages = {s.id: s for s in await self._io(self.store.stages, self._stage_cache)}
+        self._stages_read = None  # another process may have changed any of them
+        stages = await self._stages()
         sessions = await self._io(self.store.sessions, self._session_cache)
         live = [s for s in sessions if s.live]
-        panes = await self._io(self.tmux.list_panes) if live else {}
+        listed_at = self._last_list
+        panes = await self._list_panes() if live else {}
         by_marker = {p.session_id: p for p in panes.values() if p.session_id}
-
-        for session in live:
-            await self._check_session(session, stages.get(session.stage_id), panes, by_marker)
-        for session in await self._io(self.store.sessions, self._session_cache):
-            if session.live:
-                pane = panes.get(session.pane_id or "") or by_marker.get(session.id)
-                await self._observe(session, pane)
-
-        stages = {s.id: s for s in await self._io(self.store.stages, self._stage_cache)}
+        mark = self._writes
+        if self._last_list != listed_at:  # fresh panes: look for sessions that ended
+            for session in live:
+                await self._check_session(session, stages.get(session.stage_id), panes, by_marker)
+        if self._writes != mark:
+            stages = await self._stages()
+            sessions = await self._io(self.store.sessions, self._session_cache)
+        live = [s for s in sessions if s.live]
+        # every live session's hook log and transcript, read in one thread hop
+        updates = await self._io(lambda: [self.monitor.poll(s) for s in live])
+        for session, update in zip(live, updates, strict=True):
+            pane = panes.get(session.pane_id or "") or by_marker.get(session.id)
+            await self._observe(session, stages.get(session.stage_id), pane, update)
+        self._flush_gauges_done()
+        stages = await self._stages()
         if self.config.auto_merge:
             for stage in stages.values():
                 if stage.status is Status.COMPLETED and not stage.merged:
                     await self._merge(stage)
-        changed = await self._io(promote_ready, self.store, "scheduler", log=False)
-        for stage in changed:
-            queued = stage.status is Status.QUEUED
-            self.emit(
-                StageStatusChanged(
-                    stage=stage.id,
-                    old=Status.WAITING_FOR_DEPS.value if queued else Status.QUEUED.value,
-                    new=stage.status.value,
-                    reason="dependencies done" if queued else "a dependency went back",
+                    stages = await self._stages()
+        if _promotion_due(stages):
+            changed = await self._io(promote_ready, self.store, "scheduler", log=False)
+            for stage in changed:
+                queued = stage.status is Status.QUEUED
+                self.emit(
+                    StageStatusChanged(
+                        stage=stage.id,
+                        old=Status.WAITING_FOR_DEPS.value if queued else Status.QUEUED.value,
+                        new=stage.status.value,
+                        reason="dependencies done" if queued else "a dependency went back",
+                    )
                 )
-            )
-        stages = {s.id: s for s in await self._io(self.store.stages, self._stage_cache)}
+            stages = await self._stages()
         await self._retry_due(stages)
-        stages = {s.id: s for s in await self._io(self.store.stages, self._stage_cache)}
+        stages = await self._stages()
         await self._end_merged_sessions(stages)
         await self._start_ready(stages)
         await self._remove_merged_worktrees(stages)
-        self._check_finished(await self._io(self.store.stages, self._stage_cache))
+        self._check_finished(list((await self._stages()).values()))
+
+    async def _stages(self) -> dict[str, StageRecord]:
+        """Every stage record, read at the start of a pass and again only after this process
+        wrote one (the watcher wakes another pass for any other writer's change)."""
+        if self._stages_read_at_write != self._writes or self._stages_read is None:
+            self._stages_read_at_write = self._writes
+            self._stages_read = {
+                s.id: s for s in await self._io(self.store.stages, self._stage_cache)
+            }
+        return self._stages_read
 
     def _all_done(self, stages: list[StageRecord]) -> bool:
         wanted = [s for s in stages if self._wanted(s)]
@@ -227,6 +275,19 @@ class Scheduler(SessionsMixin, HandoffsMixin, MergesMixin):
             if session.live:
                 self.emit(Notice(stage=session.stage_id, message="session killed on request"))
         await self._io(self.tmux.kill_server)
+
+
+def _promotion_due(stages: dict[str, StageRecord]) -> bool:
+    """Whether some stage waits with its dependencies done, or is queued without them."""
+    from loom_tui.core.dag import dependencies_done
+
+    for stage in stages.values():
+        done = dependencies_done(stage, stages)
+        if (stage.status is Status.WAITING_FOR_DEPS and done) or (
+            stage.status is Status.QUEUED and not done
+        ):
+            return True
+    return False
 
 
 def _read_pid(path: str) -> int | None:

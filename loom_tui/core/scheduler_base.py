@@ -22,7 +22,7 @@ from loom_tui.core.events import (
     SchedulerStateChanged,
 )
 from loom_tui.core.fsutil import FileLock
-from loom_tui.core.model import SessionRecord, StageRecord
+from loom_tui.core.model import Record, SessionRecord, StageRecord
 from loom_tui.core.session_monitor import (
     SessionMonitor,
 )
@@ -39,6 +39,12 @@ EXIT_STATUS_PATIENCE = 3
 LAST_LINES = 40
 #: After the agent wrote its handoff, how long it may go on (to stop cleanly) before loom ends it.
 HANDOFF_GRACE = 2.0
+#: How often a session's gauge figures are written at most (the budget check does not wait):
+#: within a second when the percent moved by GAUGE_STEP or more, else (tokens and cost only)
+#: every GAUGE_MINOR_FLUSH seconds.
+GAUGE_FLUSH = 1.0
+GAUGE_STEP = 0.5
+GAUGE_MINOR_FLUSH = 5.0
 
 
 class SchedulerOptions:
@@ -84,6 +90,23 @@ class SchedulerBase:
         self._lock = FileLock(store.scheduler_lock_path, blocking=False)
         self._stage_cache = RecordCache()
         self._session_cache = RecordCache()
+        # what woke the scheduler (see `Scheduler._watch`)
+        self._urgent = True
+        self._exits_seen = True
+        self._last_pass = 0.0
+        self._last_list = 0.0
+        self._panes: dict[str, PaneInfo] = {}
+        #: files this process wrote, by path: their inode, so that the watcher ignores them
+        self._own_writes: dict[str, int] = {}
+        self._writes = 0
+        self._stages_read: dict[str, StageRecord] | None = None
+        self._stages_read_at_write = -1
+        #: gauge figures read but not written yet; all are written together, once a second
+        self._pending_gauge: dict[str, dict[str, object]] = {}
+        self._gauge_flush_at = 0.0
+        self._gauge_minor_at = 0.0
+        self._gauge_flushing = False
+        store.on_write = self._note_write
         self._exit_waits: dict[str, int] = {}
         self._merge_notes: dict[str, str] = {}
         self._retry_notes: set[tuple[str, int]] = set()
@@ -128,7 +151,47 @@ class SchedulerBase:
 
     def wake(self) -> None:
         """Ask for a pass as soon as possible (after a change made by this process)."""
+        self._urgent = True
         self._wake.set()
+
+    def _note_write(self, path: str, text: str, record: Record) -> None:
+        """Remember a record this scheduler wrote: its own write wakes nothing, and is not read
+        back from the file."""
+        self._writes += 1
+        with contextlib.suppress(OSError):
+            self._own_writes[path] = os.stat(path).st_ino
+        cache = self._stage_cache if isinstance(record, StageRecord) else self._session_cache
+        cache.put(path, text, record)
+
+    def _is_own_write(self, path: str) -> bool:
+        inode = self._own_writes.get(path)
+        if inode is None:
+            return False
+        try:
+            return os.stat(path).st_ino == inode
+        except OSError:
+            return False
+
+    def _flush_gauges_done(self) -> None:
+        """End of a pass's observations: the next gauge flush is due a second after this one."""
+        now = time.time()
+        if self._gauge_flushing:
+            self._gauge_flush_at = now
+            self._gauge_flushing = False
+        if now - self._gauge_minor_at >= GAUGE_MINOR_FLUSH:
+            self._gauge_minor_at = now
+        if any(self._pending_gauge.values()):
+            # a moved gauge is written on the next tick anyway; the rest when the minor flush is due
+            self._deadline(max(now + 0.05, self._gauge_minor_at + GAUGE_MINOR_FLUSH))
+
+    async def _list_panes(self, force: bool = False) -> dict[str, PaneInfo]:
+        """All panes, from one `list-panes -a`: at most once a tick unless an agent exited."""
+        now = time.time()
+        if force or self._exits_seen or now - self._last_list >= self.tick:
+            self._exits_seen = False
+            self._panes = await self._io(self.tmux.list_panes)
+            self._last_list = now
+        return self._panes
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -172,6 +235,8 @@ class SchedulerBase:
         ) -> None: ...
 
         async def _finish_handoff(self, stage: StageRecord, session: SessionRecord) -> None: ...
+
+        async def _final_gauge(self, session: SessionRecord, stage: StageRecord | None) -> None: ...
 
         async def _write_handoff(
             self, stage: StageRecord, session: SessionRecord, trigger: str

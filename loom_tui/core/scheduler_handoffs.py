@@ -25,6 +25,9 @@ from loom_tui.core.events import (
 from loom_tui.core.hooks import handoff_request
 from loom_tui.core.model import ACTIVE, SessionRecord, StageRecord, Status
 from loom_tui.core.scheduler_base import (
+    GAUGE_FLUSH,
+    GAUGE_MINOR_FLUSH,
+    GAUGE_STEP,
     HANDOFF_GRACE,
     SchedulerBase,
 )
@@ -32,15 +35,27 @@ from loom_tui.core.session_monitor import (
     FINISHED_TURN,
     WAITING_STATES,
     WORKING,
+    Update,
     state_from_pane_text,
 )
 from loom_tui.core.tmux import PaneInfo
 
 
 class HandoffsMixin(SchedulerBase):
-    async def _observe(self, session: SessionRecord, pane: PaneInfo | None) -> None:
+    async def _observe(
+        self,
+        session: SessionRecord,
+        stage: StageRecord | None,
+        pane: PaneInfo | None,
+        update: Update,
+    ) -> None:
+        """What is new about a live session: its gauge, its agent's state, hook signals.
+
+        Gauge figures (readings, tokens, cost) are written to the session record at most once a
+        second per session — hooks report them on every tool call of every agent — while state
+        changes, and any reading at or over the budget, are written at once.
+        """
         now = time.time()
-        update = await self._io(self.monitor.poll, session)
         state = update.state
         look = state is None and pane is not None and not pane.dead
         if look and pane is not None and self.monitor.wants_pane_text(session, now):
@@ -49,23 +64,8 @@ class HandoffsMixin(SchedulerBase):
             if seen is not None and seen.state != session.agent_state:
                 state = seen
         reading = update.reading
+        gauge = self._gather_gauge(session, update, now)
         changes: dict[str, Any] = {}
-        if reading is not None and (
-            session.context_tokens != reading.tokens or session.context_window != reading.window
-        ):
-            changes.update(
-                context_percent=reading.percent,
-                context_tokens=reading.tokens,
-                context_window=reading.window,
-                context_source=reading.source,
-                context_at=reading.ts or now,
-            )
-        if update.cost_usd is not None and update.cost_usd != session.cost_usd:
-            changes["cost_usd"] = update.cost_usd
-        if update.input_tokens is not None and update.input_tokens != session.input_tokens:
-            changes["input_tokens"] = update.input_tokens
-        if update.output_tokens is not None and update.output_tokens != session.output_tokens:
-            changes["output_tokens"] = update.output_tokens
         if update.transcript_path and update.transcript_path != session.transcript_path:
             changes["transcript_path"] = update.transcript_path
         if update.stop_at is not None:
@@ -74,6 +74,17 @@ class HandoffsMixin(SchedulerBase):
             changes.update(
                 agent_state=state.state, agent_state_source=state.source, agent_state_at=state.at
             )
+        budget = stage.context_budget if stage is not None else 100
+        over = reading is not None and reading.percent >= budget
+        shown = session.context_percent if session.context_percent is not None else -100.0
+        moved = abs(float(gauge.get("context_percent", shown)) - shown) >= GAUGE_STEP  # type: ignore[arg-type]
+        due = (moved and now - self._gauge_flush_at >= GAUGE_FLUSH) or (
+            now - self._gauge_minor_at >= GAUGE_MINOR_FLUSH
+        )
+        if gauge and (changes or over or due):
+            changes.update(gauge)
+            gauge.clear()
+            self._gauge_flushing = True
         if changes:
 
             def apply(record: SessionRecord) -> None:
@@ -81,19 +92,8 @@ class HandoffsMixin(SchedulerBase):
                     setattr(record, key, value)
 
             session = await self._io(self.store.update_session, session.id, apply)
-        if "context_tokens" in changes and reading is not None:
-            stage = await self._io(self.store.read_stage, session.stage_id)
-            self.emit(
-                ContextReading(
-                    stage=session.stage_id,
-                    session=session.id,
-                    percent=reading.percent,
-                    tokens=reading.tokens,
-                    window=reading.window,
-                    source=reading.source,
-                    level=context.level(reading.percent, stage.context_budget),
-                )
-            )
+        if "context_tokens" in changes:
+            self._emit_reading(session, changes, budget)
         if "agent_state" in changes and state is not None:
             self.emit(
                 AgentStateChanged(
@@ -104,23 +104,82 @@ class HandoffsMixin(SchedulerBase):
                     detail=state.detail,
                 )
             )
-        await self._stage_follows_session(session, reading, state, update.precompact)
+        if stage is not None:
+            await self._stage_follows_session(stage, session, state, update.precompact)
+
+    def _gather_gauge(
+        self, session: SessionRecord, update: Update, now: float
+    ) -> dict[str, object]:
+        """Add what ``update`` says of the session's gauge to its figures waiting to be written."""
+        gauge = self._pending_gauge.setdefault(session.id, {})
+        reading = update.reading
+        if reading is not None and (
+            session.context_tokens != reading.tokens or session.context_window != reading.window
+        ):
+            gauge.update(
+                context_percent=reading.percent,
+                context_tokens=reading.tokens,
+                context_window=reading.window,
+                context_source=reading.source,
+                context_at=reading.ts or now,
+            )
+        if update.cost_usd is not None and update.cost_usd != session.cost_usd:
+            gauge["cost_usd"] = update.cost_usd
+        if update.input_tokens is not None and update.input_tokens != session.input_tokens:
+            gauge["input_tokens"] = update.input_tokens
+        if update.output_tokens is not None and update.output_tokens != session.output_tokens:
+            gauge["output_tokens"] = update.output_tokens
+        return gauge
+
+    def _emit_reading(self, session: SessionRecord, changes: dict[str, Any], budget: int) -> None:
+        percent = float(changes["context_percent"])
+        self.emit(
+            ContextReading(
+                stage=session.stage_id,
+                session=session.id,
+                percent=percent,
+                tokens=int(changes["context_tokens"]),
+                window=int(changes["context_window"]),
+                source=str(changes["context_source"]),
+                level=context.level(percent, budget),
+            )
+        )
+
+    async def _final_gauge(self, session: SessionRecord, stage: StageRecord | None) -> None:
+        """A session is ending: read its hooks and transcript one last time and write what
+        waits, so that its record ends on its last figures."""
+        update = await self._io(self.monitor.poll, session)
+        gauge = self._gather_gauge(session, update, time.time())
+        self._pending_gauge.pop(session.id, None)
+        if not gauge:
+            return
+
+        def apply(record: SessionRecord) -> None:
+            for key, value in gauge.items():
+                setattr(record, key, value)
+
+        await self._io(self.store.update_session, session.id, apply)
+        if "context_tokens" in gauge:
+            self._emit_reading(session, gauge, stage.context_budget if stage else 100)
 
     async def _stage_follows_session(
         self,
+        stage: StageRecord,
         session: SessionRecord,
-        reading: context.Reading | None,
         state: Any,
         precompact: bool,
     ) -> None:
-        stage = await self._io(self.store.read_stage, session.stage_id)
+        """The stage follows its current session: gauge, waiting for input, handoffs."""
         if stage.session_id != session.id:
             return
-        if reading is not None and stage.context_percent != reading.percent:
+        percent = session.context_percent
+        if percent is not None and (
+            stage.context_percent is None or round(stage.context_percent) != round(percent)
+        ):  # the stage file follows whole points; the session record keeps the exact figure
 
             def gauge(record: StageRecord) -> None:
                 if record.session_id == session.id:
-                    record.context_percent = reading.percent
+                    record.context_percent = percent
 
             stage = await self._io(self.store.update_stage, stage.id, gauge)
         if state is not None and stage.status in (Status.EXECUTING, Status.WAITING_FOR_INPUT):
@@ -160,6 +219,12 @@ class HandoffsMixin(SchedulerBase):
                 await self._request_handoff(stage, session, "budget")
             elif precompact:
                 await self._request_handoff(stage, session, "precompact")
+        elif stage.status in (Status.EXECUTING, Status.WAITING_FOR_INPUT) and (
+            session.handoff_requested_at is None
+        ):
+            # The agent wrote its handoff before loom asked (it acted on the PreCompact hook's
+            # answer, or on its own): follow it, or the stage waits on an idle agent forever.
+            await self._request_handoff(stage, session, session.handoff_trigger or "manual")
         elif stage.status is Status.NEEDS_HANDOFF:
             await self._handoff_progress(stage, session)
 
@@ -186,6 +251,8 @@ class HandoffsMixin(SchedulerBase):
             f"context {pct:.0f}% ≥ budget {stage.context_budget}%"
             if trigger == "budget"
             else "the agent is about to compact its context"
+            if trigger == "precompact"
+            else f"the agent handed off on its own ({session.handoff})"
         )
         self.emit(
             StageStatusChanged(stage=stage.id, old=old.value, new="needs-handoff", reason=detail)
@@ -200,7 +267,7 @@ class HandoffsMixin(SchedulerBase):
                 reading_at=session.context_at,
             )
         )
-        if session.agent_state in (FINISHED_TURN, *WAITING_STATES):
+        if session.agent_state in (FINISHED_TURN, *WAITING_STATES) and session.handoff is None:
             await self._paste_request(stage, session)
         timeout = self.config.seconds("handoff_timeout_seconds")
         self._deadline(now + timeout)
@@ -252,7 +319,7 @@ class HandoffsMixin(SchedulerBase):
 
     async def _swap(self, stage: StageRecord, session: SessionRecord) -> None:
         """End the session that must hand off; `_session_ended` then starts the next one."""
-        panes = await self._io(self.tmux.list_panes)
+        panes = await self._list_panes(force=True)
         pane = panes.get(session.pane_id or "")
         await self._session_ended(session, stage, pane, self._read_exit(session.id), "handed off")
 

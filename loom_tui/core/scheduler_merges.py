@@ -68,7 +68,7 @@ class MergesMixin(SchedulerBase):
         live = [s for s in sessions if s.live and s.stage_id in merged]
         if not live:
             return
-        panes = await self._io(self.tmux.list_panes)
+        panes = await self._list_panes(force=True)
         for session in live:
             pane = panes.get(session.pane_id) if session.pane_id else None
             await self._session_ended(

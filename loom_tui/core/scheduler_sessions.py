@@ -133,6 +133,7 @@ class SessionsMixin(SchedulerBase):
         if pane is not None:
             lines = await self._io(self.tmux.capture, pane.pane_id, LAST_LINES)
             await self._io(self.tmux.kill_window, pane.window_id)
+        await self._final_gauge(session, stage)
         self.monitor.forget(session.id)
         current = stage is not None and stage.session_id == session.id
         if current and stage is not None and stage.status is Status.NEEDS_HANDOFF:
@@ -348,6 +349,8 @@ class SessionsMixin(SchedulerBase):
             )
             await self._crashed(updated, session, None, f"could not start ({why})")
             return True
+
+        self._panes[pane.pane_id] = pane
 
         def running(record: SessionRecord) -> None:
             record.status = "running"

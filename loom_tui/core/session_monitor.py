@@ -78,6 +78,7 @@ class _Track:
         "statusline",
         "transcript_key",
         "transcript_reading",
+        "window",
     )
 
     def __init__(self) -> None:
@@ -87,6 +88,7 @@ class _Track:
         self.statusline: context.Reading | None = None
         self.transcript_key: tuple[int, int] | None = None
         self.transcript_reading: context.Reading | None = None
+        self.window: int | None = None  # the window Claude Code reports (statusLine)
 
 
 class SessionMonitor:
@@ -137,6 +139,9 @@ class SessionMonitor:
             if isinstance(transcript, str) and transcript:
                 update.transcript_path = transcript
             if event == "statusline":
+                size = record.get("context_window_size") or record.get("window")
+                if isinstance(size, int) and size > 0:
+                    track.window = size
                 tokens = record.get("tokens")
                 window = record.get("window")
                 if isinstance(tokens, int) and isinstance(window, int):
@@ -199,7 +204,14 @@ class SessionMonitor:
                     if reading is not None:
                         reading.ts = st.st_mtime
                         track.transcript_reading = reading
-        return context.newest(track.statusline, track.transcript_reading)
+        reading = track.transcript_reading
+        if reading is not None and track.window and reading.window != track.window:
+            # The transcript names the model, not its window: the statusLine's figure wins
+            # (2.1.332 gives `claude-opus-5-5` a 1M window without a `[1m]` suffix).
+            reading = track.transcript_reading = context.Reading(
+                reading.tokens, track.window, "transcript", model=reading.model, ts=reading.ts
+            )
+        return context.newest(track.statusline, reading)
 
     def hooks_quiet_for(self, session: SessionRecord, now: float) -> float:
         track = self._track(session.id)

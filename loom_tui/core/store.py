@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 EVENTS_NAME = "events.jsonl"
 EVENTS_ROTATE_BYTES = 8 * 1024 * 1024
-SUBDIRS = ("stages", "sessions", "signals", "handoffs", "memory", "hooks", "logs")
+SUBDIRS = ("stages", "sessions", "signals", "handoffs", "memory", "hooks", "pulse", "logs")
 
 _ID_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _ID_REST = _ID_FIRST | frozenset("-_")
@@ -47,11 +47,7 @@ _SESSION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 
 def is_valid_stage_id(stage_id: str) -> bool:
     """1-64 characters of ``a-z 0-9 - _``, starting with a letter or digit."""
-    return (
-        0 < len(stage_id) <= 64
-        and stage_id[0] in _ID_FIRST
-        and all(c in _ID_REST for c in stage_id)
-    )
+    return 0 < len(stage_id) <= 64 and stage_id[0] in _ID_FIRST and _ID_REST.issuperset(stage_id)
 
 
 def _check_session_id(session_id: str) -> None:
@@ -66,22 +62,40 @@ def format_time(ts: float | None) -> str:
 
 
 class RecordCache:
-    """Loaded records by file content: re-reading an unchanged file costs a read, not a parse.
+    """Loaded records, re-parsed only when their file changed.
 
-    Keyed on the text itself rather than (inode, mtime, size): inodes are reused by the atomic
-    renames and mtimes are coarse, so two different versions can share those.  The records it
-    returns are shared: treat them as read-only and change records through the store."""
+    A file whose (inode, mtime, size) is unchanged and whose mtime is more than a couple of seconds
+    old costs one `stat`; a recent one is read and compared with the text last parsed, because
+    inodes are reused by the atomic renames and mtimes are coarse, so two versions written within
+    one clock tick can share all three.  The records returned are shared: treat them as
+    read-only and change records through the store."""
+
+    SETTLED = 2.0
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[str, Record]] = {}
+        self._entries: dict[str, tuple[tuple[int, int, int], str, Record]] = {}
+
+    def put(self, path: str, text: str, record: Record) -> None:
+        """Remember a record just written as ``text`` (a copy: the caller may change its own)."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        copy = type(record)(**record.to_dict())
+        self._entries[path] = ((st.st_ino, st.st_mtime_ns, st.st_size), text, copy)
 
     def load(self, path: str, parse: Callable[[str, str], R]) -> R:
-        text = _read_for_cache(path)
+        st = os.stat(path)
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
         entry = self._entries.get(path)
-        if entry is not None and entry[0] == text:
-            return entry[1]  # type: ignore[return-value]
+        if entry is not None and entry[0] == key and time.time() - st.st_mtime > self.SETTLED:
+            return entry[2]  # type: ignore[return-value]
+        text = _read_for_cache(path)
+        if entry is not None and entry[1] == text:
+            self._entries[path] = (key, text, entry[2])
+            return entry[2]  # type: ignore[return-value]
         record = parse(path, text)
-        self._entries[path] = (text, record)
+        self._entries[path] = (key, text, record)
         return record
 
 
@@ -106,6 +120,9 @@ class Store:
         self.events_path = os.path.join(self.work_dir, EVENTS_NAME)
         self.lock_path = os.path.join(self.work_dir, "store.lock")
         self.scheduler_lock_path = os.path.join(self.work_dir, "loom.lock")
+        #: Called with every record written, its path and text (the scheduler ignores its own
+        #: writes, and keeps what it wrote in its caches instead of reading it back).
+        self.on_write: Callable[[str, str, Record], None] | None = None
 
     @classmethod
     def find(cls, explicit: str | None = None, cwd: str | None = None) -> Store:
@@ -210,7 +227,11 @@ class Store:
     def write_stage(self, record: StageRecord) -> None:
         record.updated_at = time.time()
         body = stage_body(record)
-        atomic_write(self.stage_path(record.id), frontmatter.render(record.to_dict(), body))
+        path = self.stage_path(record.id)
+        text = frontmatter.render(record.to_dict(), body)
+        atomic_write(path, text)
+        if self.on_write is not None:
+            self.on_write(path, text, record)
 
     def update_stage(self, stage_id: str, change: Callable[[StageRecord], None]) -> StageRecord:
         """Read, change and write one stage under the store lock; returns the written record."""
@@ -249,7 +270,11 @@ class Store:
 
     def write_session(self, record: SessionRecord) -> None:
         body = session_body(record)
-        atomic_write(self.session_path(record.id), frontmatter.render(record.to_dict(), body))
+        path = self.session_path(record.id)
+        text = frontmatter.render(record.to_dict(), body)
+        atomic_write(path, text)
+        if self.on_write is not None:
+            self.on_write(path, text, record)
 
     def update_session(
         self, session_id: str, change: Callable[[SessionRecord], None]

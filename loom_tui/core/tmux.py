@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import signal
 
@@ -87,16 +88,15 @@ class PaneInfo:
         return f"PaneInfo({self.pane_id} {self.window_name} {state} session={self.session_id})"
 
 
+_MARKER = re.compile(
+    re.escape(MARKER_PREFIX) + r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b"
+)
+
+
 def session_marker(start_command: str) -> str | None:
     """The loom session id in a pane's start command (the wrapper's ``$0``), if any."""
-    try:
-        words = shlex.split(start_command.strip('"').replace('\\"', '"'))
-    except ValueError:
-        words = start_command.split()
-    for word in words:
-        if word.startswith(MARKER_PREFIX) and len(word) > len(MARKER_PREFIX):
-            return word[len(MARKER_PREFIX) :]
-    return None
+    match = _MARKER.search(start_command)
+    return match.group(1) if match else None
 
 
 def _int(text: str) -> int | None:

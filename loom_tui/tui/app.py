@@ -21,7 +21,7 @@ from typing import Any
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -37,7 +37,7 @@ from loom_tui.tui.snapshot import Snapshot, read_snapshot
 from loom_tui.tui.themes import DEFAULT_THEME, load_themes, save_theme, saved_theme
 
 EventListener = Callable[[dict[str, object]], None]
-REFRESH_EVERY = 0.15
+REFRESH_EVERY = 0.5
 PANE_EVERY = 1.0
 
 
@@ -47,8 +47,10 @@ class LoomApp(App[int]):
     BINDINGS = [Binding("ctrl+c", "quit_loom", "quit", show=False, priority=True)]
     ENABLE_COMMAND_PALETTE = True
 
-    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, init=False)
-    scheduler_state: reactive[str] = reactive("paused", init=False)
+    # `var`, not `reactive`: a reactive on the App repaints the whole screen each time it is set;
+    # the widgets that watch these redraw only what changed.
+    snapshot: var[Snapshot | None] = var(None, always_update=True, init=False)
+    scheduler_state: var[str] = var("paused", init=False)
 
     def __init__(
         self,

@@ -99,11 +99,32 @@ def short_tokens(tokens: int | None) -> str:
 
 
 def since(start: float | None, now: float) -> str:
+    """How long ago, in whole minutes (a column of ticking seconds would redraw every second)."""
     if start is None:
         return "-"
-    seconds = max(0, int(now - start))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+    minutes = max(0, int(now - start)) // 60
+    if minutes < 1:
+        return "<1m"
+    if minutes < 60:
+        return f"{minutes}m"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+class StyleCache:
+    """The rich styles of a widget's component classes, computed once per theme.
+
+    `get_component_rich_style` resolves CSS each call; widgets that draw many cells per refresh
+    ask for their styles once and keep them until the theme (or any style) changes.
+    """
+
+    def __init__(self) -> None:
+        self._styles: dict[str, Style] | None = None
+
+    def get(self, widget: object, names: set[str]) -> dict[str, Style]:
+        if self._styles is None:
+            get = widget.get_component_rich_style  # type: ignore[attr-defined]
+            self._styles = {name: get(name) for name in names}
+        return self._styles
+
+    def clear(self) -> None:
+        self._styles = None

@@ -78,6 +78,16 @@ def global_config_path(env: dict[str, str] | None = None) -> str:
     return os.path.join(env.get("HOME") or os.path.expanduser("~"), ".claude.json")
 
 
+def trusted_folders(repo_root: str, worktrees_dir: str) -> list[str]:
+    """The folders to mark trusted in `~/.claude.json` so that no stage pane shows the trust dialog.
+
+    2.1.197 accepts a trusted ancestor of the working directory, such as `<repo>/.worktrees`; later
+    versions (seen in 2.1.332) accept only the directory itself or, in a git worktree, the root of
+    its main repository.  The repository root satisfies both.
+    """
+    return [worktrees_dir, repo_root]
+
+
 _SLUG_RE = re.compile(r"[^A-Za-z0-9]")
 
 

@@ -22,7 +22,15 @@ from textual.strip import Strip
 
 from loom_tui.core.model import ACTIVE, StageRecord
 from loom_tui.tui.dag_layout import DagLayout, layout
-from loom_tui.tui.glyphs import COMPONENT_CLASSES, COMPONENT_CSS, HELD, ICONS, RETRY, gauge
+from loom_tui.tui.glyphs import (
+    COMPONENT_CLASSES,
+    COMPONENT_CSS,
+    HELD,
+    ICONS,
+    RETRY,
+    StyleCache,
+    gauge,
+)
 from loom_tui.tui.snapshot import Snapshot
 
 ID_WIDTH = 18
@@ -72,12 +80,13 @@ class DagView(ScrollView, can_focus=True):
         self._row_nodes: dict[int, list[str]] = {}
         self._strips: dict[int, Strip] = {}
         self._dimmed: set[str] = set()
+        self._style_cache = StyleCache()
         self._last_clock = 0.0
 
     # data -------------------------------------------------------------------------------------
     def show(self, snapshot: Snapshot) -> None:
         """Render ``snapshot`` (re-laying out only when the graph itself changed)."""
-        self._snapshot = snapshot
+        previous, self._snapshot = self._snapshot, snapshot
         widths = {s.id: node_width(s) for s in snapshot.stages}
         key = tuple((s.id, tuple(s.dependencies), widths[s.id]) for s in snapshot.stages)
         if key != self._graph_key:
@@ -88,12 +97,19 @@ class DagView(ScrollView, can_focus=True):
                 rows.setdefault(node.y, []).append(node.id)
             self._row_nodes = rows
             self.virtual_size = Size(self._layout.width, self._layout.height + 1)
+            self._strips.clear()
+            self.refresh()
+        else:
+            # unchanged records are the very same objects (the store's cache): redraw the rest
+            for stage in snapshot.stages:
+                if previous is None or previous.stage(stage.id) is not stage:
+                    placed = self._layout.nodes.get(stage.id)
+                    if placed is not None and self._strips.pop(placed.y, None) is not None:
+                        self.refresh_line(placed.y - int(self.scroll_y))
         if self.selected is None or self.selected not in self._layout.nodes:
             first = next(iter(self._layout.nodes), None)
             if first is not None:
                 self.selected = first
-        self._strips.clear()
-        self.refresh()
 
     def dim_all_but(self, matching: set[str] | None) -> None:
         """Dim the stages not in ``matching`` (None: dim none) — the filter's effect."""
@@ -103,8 +119,11 @@ class DagView(ScrollView, can_focus=True):
 
     # selection --------------------------------------------------------------------------------
     def watch_selected(self, old: str | None, new: str | None) -> None:
-        self._strips.clear()
-        self.refresh()
+        for stage_id in (old, new):
+            node = self._layout.nodes.get(stage_id or "")
+            if node is not None:
+                self._strips.pop(node.y, None)
+                self.refresh_line(node.y - int(self.scroll_y))
         if new is not None:
             self._scroll_to_stage(new)
             self.post_message(self.Selected(new))
@@ -162,7 +181,7 @@ class DagView(ScrollView, can_focus=True):
 
     # rendering --------------------------------------------------------------------------------
     def _styles(self) -> dict[str, Style]:
-        return {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
+        return self._style_cache.get(self, self.COMPONENT_CLASSES)
 
     def node_text(self, stage: StageRecord, styles: dict[str, Style], width: int) -> Text:
         """One node: icon, id, the gauge while the stage has a session, held and retry marks."""
@@ -221,6 +240,7 @@ class DagView(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._style_cache.clear()
         self._strips.clear()
 
 

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import os
+import time
 
 from rich.console import Group, RenderableType
 from rich.rule import Rule
 from rich.style import Style
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from loom_tui.core.model import SessionRecord, StageRecord
 from loom_tui.tui.glyphs import (
     COMPONENT_CLASSES,
     COMPONENT_CSS,
     HELD,
+    StyleCache,
     gauge,
     short_tokens,
-    since,
     status_text,
 )
 from loom_tui.tui.snapshot import Snapshot
@@ -43,7 +45,7 @@ def describe_state(session: SessionRecord, *, short: bool = False) -> str:
     return f"{state} ({source})" if source else state
 
 
-class DetailPanel(VerticalScroll, can_focus=False):
+class DetailPanel(ScrollView, can_focus=False):
     """Everything about one stage; its pane lines are refreshed live by the app."""
 
     COMPONENT_CLASSES = {
@@ -72,14 +74,14 @@ class DetailPanel(VerticalScroll, can_focus=False):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._body = Static("", id="detail-body")
+        self._strips: list[Strip] = []
+        self._renderable: RenderableType = Text("")
         self._snapshot: Snapshot | None = None
         self._stage_id: str | None = None
         self._pane: list[str] = []
         self._now = 0.0
-
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield self._body
+        self._style_cache = StyleCache()
+        self._shown: tuple[object, ...] | None = None
 
     @property
     def stage_id(self) -> str | None:
@@ -97,17 +99,63 @@ class DetailPanel(VerticalScroll, can_focus=False):
             self._render_body()
 
     def _styles(self) -> dict[str, Style]:
-        return {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
+        return self._style_cache.get(self, self.COMPONENT_CLASSES)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style_cache.clear()
+        self._shown = None
 
     def _render_body(self) -> None:
         snap = self._snapshot
         stage = snap.stage(self._stage_id) if snap else None
         if snap is None or stage is None:
-            self._body.update(Text("No stage selected.", self._styles()["detail--muted"]))
+            self._set_body(Text("No stage selected.", self._styles()["detail--muted"]))
             self.border_title = "stage"
+            self._shown = None
             return
         self.border_title = stage.id
-        self._body.update(self.render_stage(snap, stage, self._styles()))
+        # what the body shows; records come from the store's cache, unchanged ones identical
+        key = (
+            stage,
+            tuple(snap.sessions_of(stage.id)),
+            snap.handoffs.get(stage.id),
+            tuple(self._pane),
+        )
+        if key == self._shown:
+            return
+        self._shown = key
+        self._set_body(self.render_stage(snap, stage, self._styles()))
+
+    # Rendered once per change into lines (the line API): updating a widget's content otherwise
+    # re-lays out the whole screen, and this panel changes with every gauge reading.
+    def _set_body(self, renderable: RenderableType) -> None:
+        self._renderable = renderable
+        self._layout_lines()
+
+    def _layout_lines(self) -> None:
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return
+        console = self.app.console
+        options = console.options.update(width=width, height=None, highlight=False)
+        lines = console.render_lines(self._renderable, options, pad=False, new_lines=False)
+        self._strips = [Strip(line).simplify() for line in lines]
+        size = Size(width, len(self._strips))
+        if size != self.virtual_size:
+            self.virtual_size = size
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._layout_lines()
+
+    def render_line(self, y: int) -> Strip:
+        scroll_y = int(self.scroll_offset.y)
+        index = y + scroll_y
+        width = self.scrollable_content_region.width
+        if index >= len(self._strips):
+            return Strip.blank(width, self.rich_style)
+        return self._strips[index].crop_extend(0, width, self.rich_style)
 
     def render_stage(
         self, snap: Snapshot, stage: StageRecord, styles: dict[str, Style]
@@ -217,5 +265,6 @@ class DetailPanel(VerticalScroll, can_focus=False):
                 )
             )
         if stage.started_at:
-            parts.append(Text(f"started {since(stage.started_at, self._now)} ago", muted))
+            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(stage.started_at))
+            parts.append(Text(f"started {started}", muted))
         return Group(*parts)

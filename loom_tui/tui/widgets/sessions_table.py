@@ -13,11 +13,19 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from loom_tui.core.model import SessionRecord
-from loom_tui.tui.glyphs import COMPONENT_CLASSES, COMPONENT_CSS, gauge, short_tokens, since
+from loom_tui.tui.glyphs import (
+    COMPONENT_CLASSES,
+    COMPONENT_CSS,
+    StyleCache,
+    gauge,
+    short_tokens,
+    since,
+)
 from loom_tui.tui.snapshot import Snapshot
 from loom_tui.tui.widgets.detail_panel import describe_state
 
 COLUMNS = ("stage", "gen", "state", "context", "tokens", "cost", "since")
+WIDTHS = {"stage": 16, "gen": 3, "state": 36, "context": 15, "tokens": 6, "cost": 7, "since": 6}
 NARROW_COLUMNS = ("stage", "state", "context")
 
 
@@ -48,6 +56,8 @@ class SessionsTable(DataTable[Text | str]):
         self._sort_column: str | None = None
         self._sort_reverse = False
         self._rows: dict[str, SessionRecord] = {}
+        self._cells_shown: dict[str, dict[str, Text | str]] = {}
+        self._style_cache = StyleCache()
 
     def on_mount(self) -> None:
         self._make_columns()
@@ -57,14 +67,21 @@ class SessionsTable(DataTable[Text | str]):
             self._narrow = narrow
             self.clear(columns=True)
             self._rows.clear()
+            self._cells_shown.clear()
             self._make_columns()
 
     def _make_columns(self) -> None:
+        # Fixed widths: measuring every cell again whenever one changes is what costs most.
         for name in NARROW_COLUMNS if self._narrow else COLUMNS:
-            self.add_column(name, key=name)
+            self.add_column(name, key=name, width=WIDTHS[name])
 
     def _styles(self) -> dict[str, Style]:
-        return {name: self.get_component_rich_style(name) for name in COMPONENT_CLASSES}
+        return self._style_cache.get(self, COMPONENT_CLASSES | {"sessions--attention"})
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style_cache.clear()
+        self._cells_shown.clear()
 
     def _cells(self, s: SessionRecord, snap: Snapshot, now: float) -> dict[str, Text | str]:
         styles = self._styles()
@@ -72,7 +89,7 @@ class SessionsTable(DataTable[Text | str]):
         budget = stage.context_budget if stage else 65
         state = Text(describe_state(s, short=True))
         if s.agent_state in ("waiting-for-input", "needs-permission"):
-            state.stylize(self.get_component_rich_style("sessions--attention"))
+            state.stylize(styles["sessions--attention"])
             state.append(" ◀ needs you (n)")
         return {
             "stage": s.stage_id,
@@ -86,20 +103,29 @@ class SessionsTable(DataTable[Text | str]):
 
     def show(self, snapshot: Snapshot, now: float) -> None:
         live = {s.id: s for s in snapshot.live_sessions()}
+        changed = False
         for key in [k for k in self._rows if k not in live]:
             self.remove_row(key)
             del self._rows[key]
+            self._cells_shown.pop(key, None)
+            changed = True
         columns = NARROW_COLUMNS if self._narrow else COLUMNS
         for session_id, session in live.items():
             cells = self._cells(session, snapshot, now)
-            if session_id in self._rows:
-                if self._rows[session_id] != session or "since" in columns:
-                    for column in columns:
-                        self.update_cell(session_id, column, cells[column], update_width=True)
-            else:
+            shown = self._cells_shown.get(session_id)
+            if session_id not in self._rows:
                 self.add_row(*(cells[c] for c in columns), key=session_id)
+                changed = True
+            else:
+                # shown is None after a style change (notify_style_update): redraw every cell
+                for column in columns:
+                    if shown is None or _plain(shown[column]) != _plain(cells[column]):
+                        self.update_cell(session_id, column, cells[column])
+                        changed = True
+            self._cells_shown[session_id] = cells
             self._rows[session_id] = session
-        self._apply_sort()
+        if changed:
+            self._apply_sort()
 
     def _apply_sort(self) -> None:
         if self._rows and self._sort_by_context:
