@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 
 from loom_tui.core.agents import claude_code
 from loom_tui.core.errors import LoomError
@@ -23,7 +24,9 @@ def pre_accept(paths: list[str], env: dict[str, str] | None = None) -> str:
     env = dict(os.environ) if env is None else env
     target = claude_code.global_config_path(env)
     os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-    with FileLock(target + ".loom-lock"):
+    # loom processes take turns; the lock file lives outside the user's home
+    lock = os.path.join(tempfile.gettempdir(), f"loom-claude-json-{os.getuid()}.lock")
+    with FileLock(lock):
         try:
             with open(target, encoding="utf-8") as fh:
                 data = json.load(fh)

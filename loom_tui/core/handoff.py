@@ -245,7 +245,8 @@ def write_handoff(
         head = state.get("head") if isinstance(state.get("head"), str) else None
         # The loop guard's count: handoffs in a row that follow no new commit.
         no_progress = head == fresh.handoff_head if fresh.handoffs[:-1] else not state.get("ahead")
-        fresh.handoff_streak = fresh.handoff_streak + 1 if no_progress else 0
+        if trigger != "crash":  # a crash is the retry logic's business, not the loop guard's
+            fresh.handoff_streak = fresh.handoff_streak + 1 if no_progress else 0
         fresh.handoff_head = head  # type: ignore[assignment]
         store.write_stage(fresh)
         if session is not None:

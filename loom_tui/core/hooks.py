@@ -23,6 +23,7 @@ import os
 import time
 
 from loom_tui.core import context
+from loom_tui.core.errors import ProjectNotFound
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -96,10 +97,15 @@ def handle(command: str, raw: str, env: dict[str, str]) -> HookAnswer:
         from loom_tui.core.project import find_work_dir
 
         work_dir = find_work_dir(cwd=str(payload.get("cwd") or os.getcwd()))
+    if not os.path.isdir(os.path.join(work_dir, "stages")):
+        # a stale LOOM_WORK_DIR (the project was cleaned): create nothing there
+        raise ProjectNotFound(f"{work_dir}: not a loom project's .work directory")
     store = Store(work_dir)
     if problem:
         log_problem(work_dir, command, problem)
     session_id = env.get("LOOM_SESSION_ID") or str(payload.get("session_id") or "")
+    if session_id:
+        store.session_path(session_id)  # an id that is not a plain name never becomes a path
     stage_id = env.get("LOOM_STAGE_ID") or ""
     now = time.time()
     record: dict[str, object] = {"ts": now, "event": event}

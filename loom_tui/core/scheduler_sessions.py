@@ -136,6 +136,21 @@ class SessionsMixin(SchedulerBase):
         await self._final_gauge(session, stage)
         self.monitor.forget(session.id)
         current = stage is not None and stage.session_id == session.id
+        with contextlib.suppress(LoomError):
+            session = await self._io(self.store.read_session, session.id)
+        if (
+            current
+            and stage is not None
+            and stage.status in (Status.EXECUTING, Status.WAITING_FOR_INPUT)
+            and session.handoff is not None
+            and why != "stopped"
+        ):
+            # The agent wrote a handoff and exited before loom asked: a handoff, not a crash.
+            def hand_over(record: StageRecord) -> None:
+                if record.session_id == session.id and record.status in ACTIVE:
+                    record.set_status(Status.NEEDS_HANDOFF)
+
+            stage = await self._io(self.store.update_stage, stage.id, hand_over)
         if current and stage is not None and stage.status is Status.NEEDS_HANDOFF:
             await self._record_end(session, "ended", exit_code, "handed off", lines)
             await self._finish_handoff(stage, session)
