@@ -45,15 +45,25 @@ def _complete_stage_ids(
     help="The project (or its .work directory). Default: $LOOM_WORK_DIR, else the nearest "
     ".work/ above the current directory, else the main worktree of this git repository.",
 )
+@click.option(
+    "--theme",
+    metavar="NAME",
+    default=None,
+    help="The TUI's theme: loom-dark, loom-light, loom-high-contrast, or one of yours "
+    "(~/.config/loom/themes/*.yaml).",
+)
 @click.version_option(__version__, "-V", "--version", prog_name="loom")
 @click.pass_context
-def cli(ctx: click.Context, work_dir: str | None) -> None:
+def cli(ctx: click.Context, work_dir: str | None, theme: str | None) -> None:
     """loom: run a plan of dependent stages with Claude Code agents, each in its own git
-    worktree and tmux pane, with context measured and handoffs enforced."""
+    worktree and tmux pane, with context measured and handoffs enforced.
+
+    Without a command, opens the TUI on the project (the same as `loom run`)."""
     ctx.ensure_object(dict)
     ctx.obj["work_dir"] = work_dir
+    ctx.obj["theme"] = theme
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        ctx.invoke(run_command)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -184,7 +194,7 @@ def run_command(
         ctx.exit(asyncio.run(run_headless(store, options)))
     from loom_tui.tui import run_tui
 
-    ctx.exit(run_tui(store, options, theme=None))
+    ctx.exit(run_tui(store, options, theme=ctx.find_root().obj.get("theme")))
 
 
 @cli.command(context_settings=CONTEXT)

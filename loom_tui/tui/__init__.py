@@ -6,6 +6,7 @@ Only this package imports textual; the core it renders never does.
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,8 +16,18 @@ if TYPE_CHECKING:
 
 def run_tui(store: Store, options: SchedulerOptions, theme: str | None = None) -> int:
     """Open the TUI on ``store`` with the scheduler inside it; returns the exit code."""
+    from loom_tui.core.errors import UsageError
     from loom_tui.tui.app import LoomApp
+    from loom_tui.tui.themes import load_themes
 
+    if theme is not None:
+        known = load_themes()
+        if theme not in known:
+            raise UsageError(f"unknown theme {theme!r} (themes: {', '.join(sorted(known))})")
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        raise UsageError(
+            "the TUI needs a terminal; use `loom run --headless` (or `loom status`) without one"
+        )
     app = LoomApp(store, options, theme=theme)
     profile = os.environ.get("LOOM_PROFILE")
     if profile:  # for developers: `LOOM_PROFILE=out.prof loom` writes cProfile stats on exit
