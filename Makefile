@@ -29,6 +29,10 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# loom with the real Claude Code CLI (from npm) against a fake API, offline; skips without npm/unshare.
+test-claude: $(STAMP)
+	$(BIN)/python -m pytest -v -raP -m claude_e2e tests/claude_e2e
+
 bench: $(STAMP)
 	@$(BIN)/python bench/run.py
 

@@ -17,6 +17,14 @@ if TYPE_CHECKING:
 
 def status_dict(store: Store) -> dict[str, object]:
     stages = store.stages()
+    totals: dict[str, tuple[int, float, int]] = {}
+    for session in store.sessions():
+        tokens, cost, count = totals.get(session.stage_id, (0, 0.0, 0))
+        totals[session.stage_id] = (
+            tokens + (session.input_tokens or session.context_tokens or 0),
+            cost + (session.cost_usd or 0.0),
+            count + 1,
+        )
     try:
         config = store.config()
         plan: dict[str, object] = {
@@ -37,6 +45,8 @@ def status_dict(store: Store) -> dict[str, object]:
     plan["done"] = counts[Status.COMPLETED.value] + counts[Status.SKIPPED.value]
     plan["running"] = sum(1 for s in stages if s.status in ACTIVE)
     plan["work_dir"] = store.work_dir
+    plan["tokens"] = sum(t[0] for t in totals.values())
+    plan["cost_usd"] = round(sum(t[1] for t in totals.values()), 4)
     return {
         "plan": plan,
         "stages": [
@@ -53,6 +63,9 @@ def status_dict(store: Store) -> dict[str, object]:
                 "handoffs": [os.path.basename(h) for h in s.handoffs],
                 "generation": s.generation,
                 "blocked_reason": s.blocked_reason,
+                "sessions": totals.get(s.id, (0, 0.0, 0))[2],
+                "tokens": totals.get(s.id, (0, 0.0, 0))[0],
+                "cost_usd": round(totals.get(s.id, (0, 0.0, 0))[1], 4),
             }
             for s in stages
         ],
