@@ -107,7 +107,12 @@ class LoomApp(App[int]):
         self.set_interval(PANE_EVERY, self._capture_selected_pane)
 
     def watch_theme(self, theme: str) -> None:
-        if getattr(self, "_theme_ready", False) and self._theme_choice is None:
+        if not getattr(self, "_theme_ready", False):
+            return
+        # the detail panel and the sessions table keep what they drew in the old theme's
+        # colours until their data changes: show the snapshot again once the new CSS applies
+        self.call_next(self.refresh_snapshot_now)
+        if self._theme_choice is None:
             save_theme(theme)
 
     def _load_recent_events(self) -> None:

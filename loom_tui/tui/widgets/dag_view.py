@@ -134,7 +134,8 @@ class DagView(ScrollView, can_focus=True):
 
     def _scroll_to_stage(self, stage_id: str) -> None:
         node = self._layout.nodes.get(stage_id)
-        if node is None:
+        if node is None or not self.size.area:
+            # not laid out yet: a 0×0 viewport would scroll the first node off to the right
             return
         from textual.geometry import Region
 

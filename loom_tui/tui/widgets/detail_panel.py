@@ -140,7 +140,9 @@ class DetailPanel(ScrollView, can_focus=False):
         console = self.app.console
         options = console.options.update(width=width, height=None, highlight=False)
         lines = console.render_lines(self._renderable, options, pad=False, new_lines=False)
-        self._strips = [Strip(line).simplify() for line in lines]
+        # under the widget's own style: unstyled text (the description) has no colours of its own
+        base = self.rich_style
+        self._strips = [Strip(line).apply_style(base).simplify() for line in lines]
         size = Size(width, len(self._strips))
         if size != self.virtual_size:
             self.virtual_size = size
