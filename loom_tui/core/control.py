@@ -14,16 +14,24 @@ from loom_tui.core.store import Store
 
 
 def scheduler_pid(store: Store) -> int | None:
-    """The pid of the running scheduler, or None when none holds the lock."""
+    """The pid of the running scheduler, or None when none holds the lock.
+
+    A scheduler writes its pid right after taking the lock; one caught in between is waited
+    for briefly (and reported as pid 0 if it never says)."""
     probe = FileLock(store.scheduler_lock_path, blocking=False)
     if probe.acquire():
         probe.release()
         return None
-    try:
-        with open(store.scheduler_lock_path, encoding="utf-8") as fh:
-            return int(fh.read().strip() or "0") or None
-    except (OSError, ValueError):
-        return None
+    for _ in range(50):
+        try:
+            with open(store.scheduler_lock_path, encoding="utf-8") as fh:
+                pid = int(fh.read().strip() or "0")
+        except (OSError, ValueError):
+            pid = 0
+        if pid:
+            return pid
+        time.sleep(0.01)
+    return 0
 
 
 def stop_scheduler(store: Store, *, kill_sessions: bool, timeout: float = 15.0) -> list[str]:
@@ -31,6 +39,10 @@ def stop_scheduler(store: Store, *, kill_sessions: bool, timeout: float = 15.0) 
     pid = scheduler_pid(store)
     if pid is None:
         lines.append("no scheduler is running")
+    elif pid <= 0:  # never signal pid 0: that is the whole process group
+        raise LoomError(
+            f"a scheduler holds {store.scheduler_lock_path} but has not written its pid"
+        )
     else:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)

@@ -57,9 +57,10 @@ def handoff_request(stage_id: str, percent: float | None, budget: int) -> str:
     used = f"{percent:.0f}%" if percent is not None else "past its budget"
     return (
         f"loom: this session's context is at {used} (the stage's budget is {budget}%). "
-        f'Record your state now with `loom handoff write {stage_id} --summary "<what is done>" '
-        '--next "<the next steps>"` (add --decision for each decision that matters), commit '
-        "your work, then stop: a fresh session continues from your handoff."
+        "Commit your work now, then record your state with "
+        f'`loom handoff write {stage_id} --summary "<what is done>" --next "<the next steps>"` '
+        "(add --decision for each decision that matters), then stop: a fresh session "
+        "continues from your handoff."
     )
 
 

@@ -80,6 +80,7 @@ class Scheduler(SessionsMixin, HandoffsMixin, MergesMixin):
                     self.emit(SchedulerError(message=f"{type(exc).__name__}: {exc}"))
                 self._last_pass = time.time()
                 if self.options.exit_when_done and self.finished is not None:
+                    await self._final_sweep()
                     break
                 await self._sleep()
         finally:
@@ -216,6 +217,18 @@ class Scheduler(SessionsMixin, HandoffsMixin, MergesMixin):
         await self._start_ready(stages)
         await self._remove_merged_worktrees(stages)
         self._check_finished(list((await self._stages()).values()))
+
+    async def _final_sweep(self) -> None:
+        """Before exiting: record the end of sessions whose panes died since the last tick."""
+        with contextlib.suppress(LoomError, OSError):
+            sessions = [s for s in await self._io(self.store.sessions) if s.live]
+            if not sessions:
+                return
+            stages = await self._stages()
+            panes = await self._list_panes(force=True)
+            by_marker = {p.session_id: p for p in panes.values() if p.session_id}
+            for session in sessions:
+                await self._check_session(session, stages.get(session.stage_id), panes, by_marker)
 
     async def _stages(self) -> dict[str, StageRecord]:
         """Every stage record, read at the start of a pass and again only after this process

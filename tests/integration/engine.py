@@ -81,6 +81,7 @@ class Project:
         self.store = Store(str(self.work))
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOM_", "TMUX"))}
         self.env["PYTHONUNBUFFERED"] = "1"
+        self.socket: str | None = None
 
     # setting up -------------------------------------------------------------------------------
     @classmethod
@@ -99,6 +100,7 @@ class Project:
         plan_path.write_text(Path(source).read_text() if source else plan_text(stages, **plan))
         project = cls(root)
         project.loom("init", str(plan_path.relative_to(root)), check=True)
+        project.socket = project.store.config().tmux_socket
         project.set_settings(**{**FAST_SETTINGS, **(settings or {})})
         return project
 
@@ -187,8 +189,10 @@ class Project:
         return Tmux(self.store.config().tmux_socket)
 
     def close(self) -> None:
+        """Kill the project's tmux server (by the socket noted at creation: a test may have
+        removed `.work/` since)."""
         with contextlib.suppress(Exception):
-            self.tmux().kill_server()
+            Tmux(self.socket or self.store.config().tmux_socket).kill_server()
 
 
 def kill_process_group(proc: subprocess.Popen[str]) -> None:
