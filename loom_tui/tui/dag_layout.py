@@ -40,7 +40,7 @@ BOX = {
 }
 ARROW = "▶"
 ROW_HEIGHT = 2
-MIN_GAP = 5
+MIN_GAP = 4
 
 
 @dataclass
@@ -141,7 +141,7 @@ def layout(
     ]
     # each column's x; the gap after a column holds one track per source of an edge
     sources_after = [[n for n in col if succ.get(n)] for col in columns]
-    gaps = [max(gap or MIN_GAP, 2 * len(srcs) + 3) for srcs in sources_after]
+    gaps = [max(gap or MIN_GAP, len(srcs) + 3) for srcs in sources_after]
     xs = []
     x = 1
     for index in range(len(columns)):
@@ -166,7 +166,7 @@ def layout(
         gap_start = xs[index] + widths[index]
         gap_end = xs[index + 1] - 1  # the arrow's cell
         for track, source in enumerate(srcs):
-            tx = gap_start + 1 + 2 * track
+            tx = gap_start + 1 + track
             sy = rows[source] * ROW_HEIGHT
             for cx in range(gap_start, tx):
                 cells[sy][cx] |= LEFT | RIGHT

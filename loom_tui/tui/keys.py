@@ -34,7 +34,7 @@ KEYS = (
     Key(
         "n",
         "next_attention",
-        "next needing you",
+        "next",
         "jump to the next stage that needs you (input, blocked, conflict)",
     ),
     Key("m", "merge", "merge", "merge a completed stage into the base branch now"),

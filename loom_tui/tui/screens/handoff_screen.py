@@ -7,7 +7,27 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Markdown, Static
 
-from loom_tui.core.frontmatter import split
+from loom_tui.core.frontmatter import parse, split
+
+
+def describe_front(front: str, path: str) -> str:
+    """The handoff's facts in words: trigger, context use, who wrote it, when."""
+    try:
+        data, _body = parse(f"---\n{front}---\n", path)
+    except Exception:
+        return ""
+    parts = [f"{data.get('trigger', '?')} trigger"]
+    percent = data.get("context_percent")
+    if isinstance(percent, int | float):
+        parts.append(f"context {percent:.0f}%")
+    parts.append(f"written by {data.get('written_by', '?')}")
+    created = str(data.get("created") or "")
+    if created:
+        parts.append(created.replace("T", " ").removesuffix("Z") + " UTC")
+    ahead = data.get("commits_ahead")
+    if isinstance(ahead, int):
+        parts.append(f"{ahead} commit(s) ahead")
+    return " · ".join(parts)
 
 
 class HandoffScreen(Screen[None]):
@@ -59,12 +79,10 @@ class HandoffScreen(Screen[None]):
             meta.update(os.path.basename(path))
             body.update(f"Cannot read {path}: {exc}")
             return
-        facts = " · ".join(
-            line.strip()
-            for line in front.splitlines()
-            if line.strip() and not line.startswith(("head:", "session:"))
+        meta.update(
+            f"{os.path.basename(path)} ({self.index + 1} of {len(self.paths)}) · "
+            + describe_front(front, path)
         )
-        meta.update(f"{os.path.basename(path)} ({self.index + 1} of {len(self.paths)}) · {facts}")
         body.update(markdown)
 
     def action_step(self, delta: int) -> None:

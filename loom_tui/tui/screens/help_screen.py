@@ -37,7 +37,6 @@ class HelpScreen(ModalScreen[None]):
             ("↑ ↓ ← →", "move between stages (up/down in a column, left/right across)"),
             ("tab", "move between the DAG, the sessions table and the log"),
             ("c", "sessions table: sort by context use"),
-            ("v", "view the selected stage's newest handoff"),
             ("ctrl+p", "command palette: every action, and the theme"),
         ):
             table.add_row(keys, what)

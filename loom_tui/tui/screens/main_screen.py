@@ -32,22 +32,22 @@ class MainScreen(Screen[None]):
     DEFAULT_CSS = """
     MainScreen { layout: vertical; }
     MainScreen #main { height: 1fr; }
-    MainScreen #dag { width: 2fr; border: round $panel-lighten-2; border-title-color: $accent; }
-    MainScreen #dag:focus { border: round $accent; }
+    MainScreen #dag { width: 2fr; border: round $border-blurred; border-title-color: $accent; }
+    MainScreen #dag:focus { border: round $border; }
     MainScreen #detail {
         width: 1fr;
         min-width: 36;
-        border: round $panel-lighten-2;
+        border: round $border-blurred;
         border-title-color: $accent;
     }
     MainScreen #sessions {
         height: 8;
-        border: round $panel-lighten-2;
+        border: round $border-blurred;
         border-title-color: $accent;
     }
-    MainScreen #sessions:focus { border: round $accent; }
-    MainScreen #log { height: 7; border: round $panel-lighten-2; border-title-color: $accent; }
-    MainScreen #log:focus { border: round $accent; }
+    MainScreen #sessions:focus { border: round $border; }
+    MainScreen #log { height: 7; border: round $border-blurred; border-title-color: $accent; }
+    MainScreen #log:focus { border: round $border; }
     MainScreen #filter { dock: bottom; display: none; margin-bottom: 1; }
     MainScreen.-filtering #filter { display: block; }
     MainScreen.-narrow #main { layout: vertical; }
@@ -73,7 +73,7 @@ class MainScreen(Screen[None]):
         yield SessionsTable(id="sessions")
         yield EventLog(id="log")
         yield Input(placeholder="filter stages by id, name or status (esc clears)", id="filter")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#dag").border_title = "Plan"

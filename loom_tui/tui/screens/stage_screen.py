@@ -37,7 +37,7 @@ class StageScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield LoomHeader()
-        yield DetailPanel(id="stage-detail")
+        yield DetailPanel(id="stage-detail", verbose=True)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -205,7 +205,8 @@ class DagView(ScrollView, can_focus=True):
         if stage.id in self._dimmed:
             text.stylize(styles["dag--dim"])
         if stage.id == self.selected:
-            text.stylize(styles["dag--cursor"])
+            cursor = styles["dag--cursor"]  # its background and weight only: colours stay
+            text.stylize(Style(bgcolor=cursor.bgcolor, bold=True))
         return text
 
     def _build_line(self, y: int) -> Strip:

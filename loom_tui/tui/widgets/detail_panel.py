@@ -61,6 +61,7 @@ class DetailPanel(ScrollView, can_focus=False):
     DetailPanel {
         background: $surface;
         padding: 0 1;
+        overflow-x: hidden;
         scrollbar-size-vertical: 1;
         & > .detail--title { text-style: bold; color: $foreground; }
         & > .detail--label { color: $text-muted; }
@@ -72,8 +73,10 @@ class DetailPanel(ScrollView, can_focus=False):
         + "\n    }\n"
     )
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, verbose: bool = False) -> None:
         super().__init__(id=id)
+        #: the full screen (`enter`) says more than the side panel: which hook decided, etc.
+        self.verbose = verbose
         self._strips: list[Strip] = []
         self._renderable: RenderableType = Text("")
         self._snapshot: Snapshot | None = None
@@ -164,16 +167,19 @@ class DetailPanel(ScrollView, can_focus=False):
     ) -> RenderableType:
         label, muted = styles["detail--label"], styles["detail--muted"]
         parts: list[RenderableType] = []
-        title = Text(stage.name, styles["detail--title"])
-        title.append("  ")
-        title.append_text(status_text(stage.status, styles))
+        parts.append(Text(stage.name, styles["detail--title"]))
+        state = status_text(stage.status, styles)
         if stage.generation:
-            title.append(f" · gen {stage.generation}", muted)
+            state.append(f" · gen {stage.generation}", muted)
+        if stage.retry_count:
+            state.append(
+                f" · {stage.retry_count} retr{'y' if stage.retry_count == 1 else 'ies'}", muted
+            )
         if stage.held:
-            title.append(f"  {HELD} held", styles["gauge--yellow"])
+            state.append(f" · {HELD} held", styles["gauge--yellow"])
         if stage.merged:
-            title.append("  merged", styles["gauge--green"])
-        parts.append(title)
+            state.append(" · merged", styles["gauge--green"])
+        parts.append(state)
         parts.append(Text(stage.description.strip(), no_wrap=False))
         if stage.blocked_reason:
             parts.append(Text(stage.blocked_reason, styles["detail--bad"]))
@@ -183,41 +189,42 @@ class DetailPanel(ScrollView, can_focus=False):
             gauge(
                 stage.context_percent if stage.session_id else None,
                 stage.context_budget,
-                12,
+                10,
                 styles,
             )
         )
-        line.append(f"  budget {stage.context_budget}%", muted)
+        line.append(f" / {stage.context_budget}%", muted)
         parts.append(line)
         totals = snap.totals(stage.id)
         sessions = snap.sessions_of(stage.id)
         if session is not None:
             info = Text("session  ", label)
-            info.append(f"{session.generation} of {len(sessions)} · {describe_state(session)}")
-            info.append(f" · {short_tokens(session.context_tokens)} tok", muted)
-            if session.cost_usd:
-                info.append(f" ${session.cost_usd:.2f}", muted)
-            parts.append(info)
-        if totals.sessions:
-            parts.append(
-                Text(
-                    f"totals   {totals.sessions} session(s) · {short_tokens(totals.tokens)} tokens"
-                    f" · ${totals.cost_usd:.2f}",
-                    muted,
+            if self.verbose:
+                info.append(f"{session.generation} of {len(sessions)} · {describe_state(session)}")
+            else:
+                info.append(
+                    f"{session.generation}/{len(sessions)} · {describe_state(session, short=True)}"
                 )
+            parts.append(info)
+            window = Text("window   ", label)
+            window.append(
+                f"{short_tokens(session.context_tokens)} of "
+                f"{short_tokens(session.context_window)} tokens",
+                muted,
             )
+            parts.append(window)
+        if totals.sessions:
+            spent = Text("spent    ", label)
+            spent.append(f"${totals.cost_usd:.2f} · {short_tokens(totals.tokens)} tokens", muted)
+            parts.append(spent)
         if stage.worktree:
             where = (
                 os.path.relpath(stage.worktree, os.path.dirname(os.path.dirname(stage.worktree)))
                 if os.path.isabs(stage.worktree)
                 else stage.worktree
             )
-            parts.append(
-                Text(
-                    f"worktree .worktrees/{os.path.basename(where)}  branch {stage.branch or '-'}",
-                    muted,
-                )
-            )
+            parts.append(Text(f"worktree .worktrees/{os.path.basename(where)}", muted))
+            parts.append(Text(f"branch   {stage.branch or '-'}", muted))
         if stage.dependencies:
             deps = Text("needs    ", label)
             for i, dep in enumerate(stage.dependencies):
@@ -238,22 +245,28 @@ class DetailPanel(ScrollView, can_focus=False):
             parts.append(Text("sessions", label))
             for s in sessions:
                 pct = "-" if s.context_percent is None else f"{s.context_percent:.0f}%"
-                end = f"{s.end_reason}" if s.end_reason else describe_state(s)
+                end = s.end_reason if s.end_reason else describe_state(s, short=True)
                 parts.append(
                     Text(
-                        f"  gen {s.generation}  {s.status:<8} {pct:>4}  "
-                        f"{short_tokens(s.context_tokens):>5}  {end}",
+                        f"  {s.generation}  {pct:>4}  {end}",
                         muted,
+                        overflow="ellipsis",
+                        no_wrap=True,
                     )
                 )
         handoffs = snap.handoffs.get(stage.id, ())
         if handoffs:
-            parts.append(Text("handoffs  (v views the newest)", label))
+            parts.append(Text("handoffs (v to read)", label))
             for h in handoffs:
                 pct = "" if h.context_percent is None else f" {h.context_percent:.0f}%"
                 number = h.name.rsplit("-", 1)[-1].removesuffix(".md")
                 parts.append(
-                    Text(f"  {number} {h.trigger}{pct} by {h.written_by} {h.created[11:16]}", muted)
+                    Text(
+                        f"  {number} {h.trigger}{pct} · {h.written_by} · {h.created[11:16]}",
+                        muted,
+                        no_wrap=True,
+                        overflow="ellipsis",
+                    )
                 )
         pane = self._pane or (session.last_lines if session else [])
         if not pane and sessions:

@@ -35,6 +35,7 @@ class EventLog(RichLog):
     DEFAULT_CSS = """
     EventLog {
         background: $surface;
+        padding: 0 1;
         scrollbar-size-vertical: 1;
         & > .log--time { color: $text-muted; }
         & > .log--stage { color: $accent; }

@@ -82,6 +82,11 @@ class LoomHeader(Widget):
             f"{icon} {label}" + (f": {self.detail}" if self.detail else "") + " ", style(klass)
         )
         width = self.size.width
+        # the counts and the scheduler's state matter most: the plan's name gives way first
+        room = width - middle.cell_len - right.cell_len - 4
+        if left.cell_len > room:
+            left.truncate(max(6, room - 1))
+            left.append("…", style("header--title"))
         gap = max(2, width - left.cell_len - middle.cell_len - right.cell_len)
         pad_left = gap // 2 if gap > 4 else 2
         text = left + Text(" " * pad_left) + middle

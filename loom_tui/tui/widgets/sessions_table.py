@@ -25,7 +25,7 @@ from loom_tui.tui.snapshot import Snapshot
 from loom_tui.tui.widgets.detail_panel import describe_state
 
 COLUMNS = ("stage", "gen", "state", "context", "tokens", "cost", "since")
-WIDTHS = {"stage": 16, "gen": 3, "state": 36, "context": 15, "tokens": 6, "cost": 7, "since": 6}
+WIDTHS = {"stage": 16, "gen": 3, "state": 42, "context": 15, "tokens": 6, "cost": 7, "since": 6}
 NARROW_COLUMNS = ("stage", "state", "context")
 
 
