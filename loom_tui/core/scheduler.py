@@ -145,17 +145,16 @@ class Scheduler(SessionsMixin, HandoffsMixin, MergesMixin):
             if folder == "sessions":
                 # session records are the scheduler's own; an exit file means an agent ended
                 return name.endswith(".exit")
-            if folder not in self.WATCHED:
-                return name == "config.toml"
-            return not self._is_own_write(path)
+            return folder in self.WATCHED and not self._is_own_write(path)
 
         try:
+            # `step` is how long the watcher waits for a burst of changes to settle (and how
+            # often its thread wakes while waiting): 20 ms keeps reactions quick and idle cheap.
             async for changes in awatch(
-                work,
                 *folders,
                 watch_filter=relevant,
                 debounce=200,
-                step=5,
+                step=20,
                 stop_event=self._watch_stop,
                 recursive=False,
             ):

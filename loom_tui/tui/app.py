@@ -38,7 +38,7 @@ from loom_tui.tui.themes import DEFAULT_THEME, load_themes, save_theme, saved_th
 
 EventListener = Callable[[dict[str, object]], None]
 REFRESH_EVERY = 0.5
-PANE_EVERY = 1.0
+PANE_EVERY = 2.0
 
 
 class LoomApp(App[int]):
