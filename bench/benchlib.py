@@ -103,6 +103,25 @@ class Bench:
         self.run([self.loom, "init", str(target.relative_to(root))], cwd=root)
         return root
 
+    def init_plan(self, stem: str, text: str) -> Path:
+        """A repository initialised with the plan ``text`` (see `plan_markdown`); its root."""
+        root = self.make_repo(stem)
+        plan = root / "doc" / "plans" / f"PLAN-{stem}.md"
+        plan.parent.mkdir(parents=True)
+        plan.write_text(text, encoding="utf-8")
+        self.run([self.loom, "init", str(plan.relative_to(root))], cwd=root)
+        return root
+
+    def stop_sessions(self, root: Path) -> None:
+        """End whatever a benchmark left running in the project (never fails)."""
+        subprocess.run(
+            [self.loom, "stop", "--kill-sessions"],
+            cwd=root,
+            env=self.env,
+            capture_output=True,
+            check=False,
+        )
+
     # commands -------------------------------------------------------------------------------------
     def run(
         self,
@@ -143,3 +162,17 @@ class Bench:
             if i == self.warmup or (i > self.warmup and (i - self.warmup) % 5 == 0):
                 log(f"{label}: run {i - self.warmup + 1}/{self.runs}")
             yield i >= self.warmup
+
+
+def plan_markdown(title: str, stages: list[dict[str, str]], **plan: object) -> str:
+    """A plan file: ``stages`` map keys to YAML values written as they are (``"[a, b]"``)."""
+    lines = [f"# {title}", "", "<!-- loom METADATA -->", "", "```yaml", "loom:", "  version: 1"]
+    lines += [f"  {key}: {value}" for key, value in plan.items()]
+    lines.append("  stages:")
+    for stage in stages:
+        first = True
+        for key, value in stage.items():
+            lines.append(f"    {'- ' if first else '  '}{key}: {value}")
+            first = False
+    lines += ["```", "", "<!-- END loom METADATA -->", ""]
+    return "\n".join(lines)

@@ -26,26 +26,19 @@ GOAL_P95_MS = 300
 
 
 def _plan(count: int) -> str:
-    lines = [
-        "# PLAN-0100: P1 chain",
-        "",
-        "<!-- loom METADATA -->",
-        "",
-        "```yaml",
-        "loom:",
-        "  version: 1",
-        "  stages:",
+    from benchlib import plan_markdown
+
+    stages = [
+        {
+            "id": f"s{i}",
+            "name": f"Link {i}",
+            "description": "Wait to be completed by the benchmark.",
+            "dependencies": f"[{f's{i - 1}' if i else ''}]",
+            "sim": "{scenario: stall}",
+        }
+        for i in range(count)
     ]
-    for i in range(count):
-        lines += [
-            f"    - id: s{i}",
-            f"      name: Link {i}",
-            "      description: Wait to be completed by the benchmark.",
-            f"      dependencies: [{f's{i - 1}' if i else ''}]",
-            "      sim: {scenario: stall}",
-        ]
-    lines += ["```", "", "<!-- END loom METADATA -->", ""]
-    return "\n".join(lines)
+    return plan_markdown("PLAN-0100: P1 chain", stages)
 
 
 def _starts(path: Any) -> dict[str, float]:
@@ -75,11 +68,7 @@ def run(bench: Any) -> dict[str, object]:
     from benchlib import log, summary_ms
 
     links = bench.warmup + bench.runs
-    root = bench.make_repo("p1")
-    plan = root / "doc" / "plans" / "PLAN-0100-chain.md"
-    plan.parent.mkdir(parents=True)
-    plan.write_text(_plan(links + 1))
-    bench.run([bench.loom, "init", str(plan.relative_to(root))], cwd=root)
+    root = bench.init_plan("p1", _plan(links + 1))
     starts_file = root / ".work" / "sim" / "starts.jsonl"
     runner = subprocess.Popen(
         [bench.loom, "run", "--headless", "--agent", "sim"],
@@ -115,13 +104,7 @@ def run(bench: Any) -> dict[str, object]:
             runner.wait(timeout=30)
         except subprocess.TimeoutExpired:
             runner.kill()
-        subprocess.run(
-            [bench.loom, "stop", "--kill-sessions"],
-            cwd=root,
-            env=bench.env,
-            capture_output=True,
-            check=False,
-        )
+        bench.stop_sessions(root)
     stats = summary_ms(samples)
     return {
         "dependent_start_ms": stats,

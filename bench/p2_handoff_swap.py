@@ -23,27 +23,20 @@ GOAL_MS = 1000
 
 
 def _plan(count: int) -> str:
-    lines = [
-        "# PLAN-0102: P2 handoffs",
-        "",
-        "<!-- loom METADATA -->",
-        "",
-        "```yaml",
-        "loom:",
-        "  version: 1",
-        "  stages:",
+    from benchlib import plan_markdown
+
+    stages = [
+        {
+            "id": f"h{i}",
+            "name": f"Handoff {i}",
+            "description": "Overrun the budget, hand off, then finish.",
+            "dependencies": f"[{f'h{i - 1}' if i else ''}]",
+            "context_budget": "40",
+            "sim": "{scenario: overrun, steps: 4, step_seconds: 0.05}",
+        }
+        for i in range(count)
     ]
-    for i in range(count):
-        lines += [
-            f"    - id: h{i}",
-            f"      name: Handoff {i}",
-            "      description: Overrun the budget, hand off, then finish.",
-            f"      dependencies: [{f'h{i - 1}' if i else ''}]",
-            "      context_budget: 40",
-            "      sim: {scenario: overrun, steps: 4, step_seconds: 0.05}",
-        ]
-    lines += ["```", "", "<!-- END loom METADATA -->", ""]
-    return "\n".join(lines)
+    return plan_markdown("PLAN-0102: P2 handoffs", stages)
 
 
 def run(bench: Any) -> dict[str, object]:
@@ -52,11 +45,7 @@ def run(bench: Any) -> dict[str, object]:
     from loom_tui.core.store import Store
 
     count = max(10, bench.runs // 2)
-    root = bench.make_repo("p2")
-    plan = root / "doc" / "plans" / "PLAN-0102-handoffs.md"
-    plan.parent.mkdir(parents=True)
-    plan.write_text(_plan(count))
-    bench.run([bench.loom, "init", str(plan.relative_to(root))], cwd=root)
+    root = bench.init_plan("p2", _plan(count))
     log(f"P2: running {count} stages that each hand off once")
     proc = subprocess.run(
         [bench.loom, "run", "--headless", "--agent", "sim"],

@@ -28,51 +28,39 @@ CPU_SECONDS = 30.0
 SESSIONS = 20
 
 
-def _plan(name: str, stages: list[str]) -> str:
-    return "\n".join(
-        [
-            f"# {name}",
-            "",
-            "<!-- loom METADATA -->",
-            "",
-            "```yaml",
-            "loom:",
-            "  version: 1",
-            *stages,
-            "```",
-            "",
-            "<!-- END loom METADATA -->",
-            "",
-        ]
-    )
-
-
 def _big_plan(count: int) -> str:
+    from benchlib import plan_markdown
+
     rng = random.Random(200)
-    lines = ["  max_parallel: 1", "  stages:"]
+    stages = []
     for i in range(count):
         deps = sorted({f"s{rng.randrange(i)}" for _ in range(rng.randint(0, 2))} if i else set())
-        lines += [
-            f"    - id: s{i}",
-            f"      name: Stage {i}",
-            "      description: A stage of a large plan.",
-            f"      dependencies: [{', '.join(deps)}]",
-            "      sim: {scenario: stall}",
-        ]
-    return _plan("PLAN-0104: 200 stages", lines)
+        stages.append(
+            {
+                "id": f"s{i}",
+                "name": f"Stage {i}",
+                "description": "A stage of a large plan.",
+                "dependencies": f"[{', '.join(deps)}]",
+                "sim": "{scenario: stall}",
+            }
+        )
+    return plan_markdown("PLAN-0104: 200 stages", stages, max_parallel=1)
 
 
 def _busy_plan(count: int) -> str:
-    lines = [f"  max_parallel: {count}", "  stages:"]
-    for i in range(count):
-        lines += [
-            f"    - id: w{i}",
-            f"      name: Worker {i}",
-            "      description: Keep working for minutes.",
-            "      context_budget: 99",
-            "      sim: {steps: 400, step_seconds: 1.5, tokens_per_step: 100}",
-        ]
-    return _plan("PLAN-0105: 20 sessions", lines)
+    from benchlib import plan_markdown
+
+    stages = [
+        {
+            "id": f"w{i}",
+            "name": f"Worker {i}",
+            "description": "Keep working for minutes.",
+            "context_budget": "99",
+            "sim": "{steps: 400, step_seconds: 1.5, tokens_per_step: 100}",
+        }
+        for i in range(count)
+    ]
+    return plan_markdown("PLAN-0105: 20 sessions", stages, max_parallel=count)
 
 
 class Pane:
@@ -116,13 +104,7 @@ def _first_paint(bench: Any, root: Path, pane: Pane, runs: int) -> list[float]:
 
     samples = []
     for _ in range(runs):
-        subprocess.run(
-            [bench.loom, "stop", "--kill-sessions"],
-            cwd=root,
-            env=bench.env,
-            capture_output=True,
-            check=False,
-        )
+        bench.stop_sessions(root)
         started = time.perf_counter()
         pane.start(f"{bench.loom} run --agent sim", root)
         deadline = started + 30
@@ -144,29 +126,15 @@ def run(bench: Any) -> dict[str, object]:
     from benchlib import BenchError, log, summary_ms
 
     pane = Pane(f"loom-bench-{os.getpid()}", bench.env)
-    big = bench.make_repo("p4-big")
-    plan = big / "doc" / "plans" / "PLAN-0104-big.md"
-    plan.parent.mkdir(parents=True)
-    plan.write_text(_big_plan(200))
-    bench.run([bench.loom, "init", str(plan.relative_to(big))], cwd=big)
+    big = bench.init_plan("p4-big", _big_plan(200))
     log("P4: first paint of a 200-stage plan")
     try:
         paints = _first_paint(bench, big, pane, max(5, bench.runs // 4))
     finally:
         pane.kill()
-        subprocess.run(
-            [bench.loom, "stop", "--kill-sessions"],
-            cwd=big,
-            env=bench.env,
-            capture_output=True,
-            check=False,
-        )
+        bench.stop_sessions(big)
 
-    busy = bench.make_repo("p4-busy")
-    plan = busy / "doc" / "plans" / "PLAN-0105-busy.md"
-    plan.parent.mkdir(parents=True)
-    plan.write_text(_busy_plan(SESSIONS))
-    bench.run([bench.loom, "init", str(plan.relative_to(busy))], cwd=busy)
+    busy = bench.init_plan("p4-busy", _busy_plan(SESSIONS))
     from loom_tui.core.store import Store
 
     store = Store(str(busy / ".work"))
@@ -186,13 +154,7 @@ def run(bench: Any) -> dict[str, object]:
         screen = pane.screen()
     finally:
         pane.kill()
-        subprocess.run(
-            [bench.loom, "stop", "--kill-sessions"],
-            cwd=busy,
-            env=bench.env,
-            capture_output=True,
-            check=False,
-        )
+        bench.stop_sessions(busy)
     percent = (cpu1 - cpu0) / (wall1 - wall0) * 100
     paint = summary_ms(paints)
     return {

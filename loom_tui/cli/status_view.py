@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from loom_tui.core.model import Status
+from loom_tui.core.model import STATUS_ICONS, Status
 
-ICONS = {
-    Status.COMPLETED: "✓",
-    Status.EXECUTING: "●",
-    Status.QUEUED: "▶",
-    Status.WAITING_FOR_DEPS: "○",
-    Status.WAITING_FOR_INPUT: "?",
-    Status.BLOCKED: "✗",
-    Status.NEEDS_HANDOFF: "⟳",
-    Status.MERGE_CONFLICT: "⚡",
-    Status.SKIPPED: "⊘",
-}
+ICONS = STATUS_ICONS
 STYLES = {
     Status.COMPLETED: "green",
     Status.EXECUTING: "cyan",

@@ -69,6 +69,19 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.SKIPPED: frozenset({S.QUEUED, S.WAITING_FOR_DEPS}),
 }
 
+#: The icon of each status, wherever a status is shown (the TUI, `loom status`).
+STATUS_ICONS = {
+    S.COMPLETED: "✓",
+    S.EXECUTING: "●",
+    S.QUEUED: "▶",
+    S.WAITING_FOR_DEPS: "○",
+    S.WAITING_FOR_INPUT: "?",
+    S.BLOCKED: "✗",
+    S.NEEDS_HANDOFF: "⟳",
+    S.MERGE_CONFLICT: "⚡",
+    S.SKIPPED: "⊘",
+}
+
 #: Statuses a stage never leaves on its own.
 TERMINAL = frozenset({S.COMPLETED, S.SKIPPED})
 #: Statuses in which the stage has (or is getting) a live agent session.

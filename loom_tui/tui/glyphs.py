@@ -10,19 +10,9 @@ from rich.style import Style
 from rich.text import Text
 
 from loom_tui.core.context import level
-from loom_tui.core.model import Status
+from loom_tui.core.model import STATUS_ICONS, Status
 
-ICONS = {
-    Status.COMPLETED: "✓",
-    Status.EXECUTING: "●",
-    Status.QUEUED: "▶",
-    Status.WAITING_FOR_DEPS: "○",
-    Status.WAITING_FOR_INPUT: "?",
-    Status.BLOCKED: "✗",
-    Status.NEEDS_HANDOFF: "⟳",
-    Status.MERGE_CONFLICT: "⚡",
-    Status.SKIPPED: "⊘",
-}
+ICONS = STATUS_ICONS
 HELD = "⏸"
 #: Left-aligned eighth blocks, for a bar that moves by 1/8 of a cell.
 PARTS = " ▏▎▍▌▋▊▉"
