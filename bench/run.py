@@ -63,7 +63,8 @@ class Benchmark:
 
 
 def p0_cli_start(bench: Bench) -> dict[str, object]:
-    """P0: start-up cost of the agent-facing CLI, `loom stage hold X`, against `python -c pass`.
+    """P0: start-up cost of the agent-facing CLI, `loom stage hold X` (and `loom hook
+    post-tool-use`, which runs after every tool call of every agent) against `python -c pass`.
 
     Each round times `python -c pass` and `loom stage hold scaffold`, then (untimed in the ratio)
     `loom stage release scaffold`, so that every call really changes the stage.  Goal: the
@@ -86,7 +87,10 @@ def p0_cli_start(bench: Bench) -> dict[str, object]:
             hold_ms.append(t_hold)
             release_ms.append(t_release)
     ratio = statistics.median(hold_ms) / statistics.median(pass_ms)
+    hook_ms = _hook_ms(bench, project)
     return {
+        "loom_hook_post_tool_use_ms": summary_ms(hook_ms),
+        "hook_ratio_p50": round(statistics.median(hook_ms) / statistics.median(pass_ms), 3),
         "loom_stage_hold_ms": summary_ms(hold_ms),
         "loom_stage_release_ms": summary_ms(release_ms),
         "python_pass_ms": summary_ms(pass_ms),
@@ -96,6 +100,50 @@ def p0_cli_start(bench: Bench) -> dict[str, object]:
         "runs": len(hold_ms),
         "warmup_runs": bench.warmup,
     }
+
+
+def _hook_ms(bench: Bench, project: Path) -> list[float]:
+    """`loom hook post-tool-use` as Claude Code runs it after every tool call of an agent: JSON
+    on stdin, in a live session's environment (a session record written by hand)."""
+    import json
+    import uuid
+
+    from loom_tui.core.model import SessionRecord
+    from loom_tui.core.store import Store
+
+    store = Store(str(project / ".work"))
+    session = SessionRecord(id=str(uuid.uuid4()), stage_id="scaffold", status="running")
+    store.write_session(session)
+    env = {
+        "LOOM_WORK_DIR": store.work_dir,
+        "LOOM_SESSION_ID": session.id,
+        "LOOM_STAGE_ID": "scaffold",
+    }
+    payload = json.dumps(
+        {
+            "session_id": session.id,
+            "hook_event_name": "PostToolUse",
+            "tool_name": "Bash",
+            "tool_input": {"command": "pytest -q"},
+            "tool_response": {"stdout": "ok"},
+        }
+    )
+    samples = []
+    for measured in bench.samples("P0 hook"):
+        full_env = {**bench.env, **env}
+        started = time.perf_counter_ns()
+        subprocess.run(
+            [bench.loom, "hook", "post-tool-use"],
+            input=payload,
+            text=True,
+            env=full_env,
+            cwd=project,
+            capture_output=True,
+            check=True,
+        )
+        if measured:
+            samples.append((time.perf_counter_ns() - started) / 1e6)
+    return samples
 
 
 BUILTIN = [Benchmark("P0", "P0_cli_start", p0_cli_start, p0_cli_start.__doc__ or "")]
