@@ -114,7 +114,8 @@ def kill_session(store: Store, prefix: str) -> str:
     if pane is not None:
         session.last_lines = tmux.capture(pane.pane_id)
         store.write_session(session)
-        tmux.kill_window(pane.window_id)
+    # Record the kill and block the stage before the pane goes: a running scheduler that saw the
+    # pane vanish first would take it for a crash (a crash handoff, an automatic retry).
     _mark_killed(store, session, "killed by `loom sessions kill`")
 
     def block(record: StageRecord) -> None:
@@ -124,6 +125,8 @@ def kill_session(store: Store, prefix: str) -> str:
             record.next_retry_at = None
 
     store.update_stage(session.stage_id, block)
+    if pane is not None:
+        tmux.kill_window(pane.window_id)
     return f"session {session.id[:8]} of stage {session.stage_id} killed"
 
 

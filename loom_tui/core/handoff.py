@@ -124,7 +124,9 @@ def render_handoff(
         "head": git_state.get("head"),
         "commits_ahead": git_state.get("ahead"),
     }
-    who = "the agent" if written_by == "agent" else "loom (the agent did not write one)"
+    who = {"agent": "the agent", "user": "hand (`loom handoff write` outside a session)"}.get(
+        written_by, "loom (the agent did not write one)"
+    )
     lines = [
         f"# Handoff {number:03d} — stage `{stage.id}` ({stage.name})",
         "",

@@ -138,6 +138,8 @@ class SessionsMixin(SchedulerBase):
         current = stage is not None and stage.session_id == session.id
         with contextlib.suppress(LoomError):
             session = await self._io(self.store.read_session, session.id)
+        if session.status == "killed":
+            return  # ended by hand (`loom sessions kill`), which recorded it and set its stage
         if (
             current
             and stage is not None
