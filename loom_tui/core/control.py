@@ -121,7 +121,9 @@ def kill_session(store: Store, prefix: str) -> str:
     def block(record: StageRecord) -> None:
         if record.session_id == session.id and record.status in ACTIVE:
             record.set_status(Status.BLOCKED)
-            record.blocked_reason = "its session was killed by hand; `loom stage retry` restarts it"
+            record.blocked_reason = (
+                f"its session was killed by hand; `loom stage retry {record.id}` restarts it"
+            )
             record.next_retry_at = None
 
     store.update_stage(session.stage_id, block)
