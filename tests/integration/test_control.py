@@ -330,7 +330,7 @@ def test_sessions_list_and_kill(make_project: MakeProject, runners: StartRunner)
     assert record.end_reason == "killed by `loom sessions kill`"
     stage = project.stage("stuck")
     assert stage.status is Status.BLOCKED
-    assert "`loom stage retry`" in (stage.blocked_reason or ""), stage.blocked_reason
+    assert "`loom stage retry stuck`" in (stage.blocked_reason or ""), stage.blocked_reason
     assert stage.next_retry_at is None
     # the scheduler sees nothing left to run and exits by itself, without a retry
     assert runner.wait(timeout=60) == 1
