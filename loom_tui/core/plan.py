@@ -18,25 +18,27 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
+from pydantic import ValidationError
 
 from loom_tui.core.dag import find_cycles
 from loom_tui.core.errors import UsageError
+from loom_tui.core.plan_schema import (  # ID_RULE and the specs: part of this module's API
+    ID_RE,
+    ID_RULE,
+    FilesystemSandbox,
+    NetworkSandbox,
+    PlanSpec,
+    SandboxSpec,
+    SimSpec,
+    StageSpec,
+    WiringSpec,
+)
 
 START_MARKER = "<!-- loom METADATA -->"
 END_MARKER = "<!-- END loom METADATA -->"
 MAX_VALUES = 100_000
-ID_RULE = "must be 1-64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
-_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _FENCE_RE = re.compile(r"^(`{3,})\s*([A-Za-z0-9_+-]*)\s*$")
 
 
@@ -73,192 +75,6 @@ class PlanError(UsageError):
 
     def lines(self) -> list[str]:
         return [i.format(self.path) for i in self.issues]
-
-
-# --------------------------------------------------------------------------------------------------
-# The schema
-
-
-def _no_control(text: str) -> bool:
-    return not any((ord(c) < 32 and c not in "\t\n") or ord(c) == 127 for c in text)
-
-
-def _command(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    if not _no_control(value):
-        raise ValueError("must not contain control characters (other than tab and newline)")
-    return value
-
-
-def _relative_glob(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    if value.startswith(("/", "~")) or re.match(r"^[A-Za-z]:[\\/]", value):
-        raise ValueError(f"{value!r} must be relative to the project root")
-    if ".." in re.split(r"[\\/]", value):
-        raise ValueError(f"{value!r} must not use '..'")
-    if not _no_control(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-def _text(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class WiringSpec(_Model):
-    """A connection that must exist: ``pattern`` (a regex) found in the file ``source``."""
-
-    source: str
-    pattern: str
-    description: str | None = None
-
-    @field_validator("source")
-    @classmethod
-    def _source(cls, value: str) -> str:
-        return _relative_glob(value)
-
-    @field_validator("pattern")
-    @classmethod
-    def _pattern(cls, value: str) -> str:
-        if not value:
-            raise ValueError("must not be empty")
-        try:
-            re.compile(value)
-        except (re.error, RecursionError, OverflowError) as exc:
-            raise ValueError(f"is not a valid regular expression: {exc}") from None
-        return value
-
-
-class FilesystemSandbox(_Model):
-    deny_read: list[str] = []
-    deny_write: list[str] = []
-    allow_write: list[str] = []
-
-
-class NetworkSandbox(_Model):
-    allowed_domains: list[str] = []
-
-
-class SandboxSpec(_Model):
-    """Claude Code sandbox settings for the stage's sessions (see the README's Sandbox section)."""
-
-    enabled: bool = True
-    filesystem: FilesystemSandbox = FilesystemSandbox()
-    network: NetworkSandbox = NetworkSandbox()
-    excluded_commands: list[str] = ["loom"]
-
-
-SimScenario = Literal[
-    "normal",
-    "crash-once",
-    "always-crash",
-    "stall",
-    "ask-input",
-    "ask-permission",
-    "overrun",
-    "handoff-loop",
-    "compact",
-]
-
-
-class SimSpec(_Model):
-    """How the simulated agent behaves in this stage (ignored by the real agent).
-
-    ``overrun`` grows the context past the budget so that loom enforces a handoff; ``compliant``
-    says whether the simulated agent then writes the handoff itself or stays silent.
-    """
-
-    scenario: SimScenario = "normal"
-    steps: Annotated[int, Field(ge=1, le=1000)] = 4
-    step_seconds: Annotated[float, Field(ge=0, le=3600)] = 0.5
-    tokens_per_step: Annotated[int, Field(ge=0, le=10_000_000)] = 9000
-    compliant: bool = True
-    edit: str | None = None
-    fail_first: bool = False
-
-    @field_validator("step_seconds", mode="before")
-    @classmethod
-    def _seconds(cls, value: object) -> object:
-        if isinstance(value, int) and not isinstance(value, bool):
-            try:
-                return float(value)
-            except OverflowError:  # an int beyond float's range: let the upper bound reject it
-                return float("inf")
-        return value
-
-    @field_validator("edit")
-    @classmethod
-    def _edit(cls, value: str | None) -> str | None:
-        return None if value is None else _relative_glob(value)
-
-
-# Validated item by item, so that every bad item of a list is reported on its own line.
-_Command = Annotated[str, AfterValidator(_command)]
-_Glob = Annotated[str, AfterValidator(_relative_glob)]
-
-
-class StageSpec(_Model):
-    """One stage of the plan, as written in the metadata block."""
-
-    id: str
-    name: str
-    description: str
-    dependencies: list[str] = []
-    acceptance: list[_Command] = []
-    files: list[_Glob] = []
-    context_budget: Annotated[int, Field(ge=1, le=100)] = 65
-    truths: list[_Command] = []
-    artifacts: list[_Glob] = []
-    wiring: list[WiringSpec] = []
-    model: str = "opus"
-    max_retries: Annotated[int, Field(ge=0, le=100)] = 3
-    sandbox: SandboxSpec | None = None
-    sim: SimSpec | None = None
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        if not _ID_RE.fullmatch(value):
-            raise ValueError(f"{value!r} {ID_RULE}")
-        return value
-
-    @field_validator("name", "description", "model")
-    @classmethod
-    def _nonempty(cls, value: str) -> str:
-        return _text(value)
-
-
-class PlanSpec(_Model):
-    """The ``loom:`` mapping of the metadata block."""
-
-    version: int
-    stages: Annotated[list[StageSpec], Field(min_length=1)]
-    max_parallel: Annotated[int, Field(ge=1, le=256)] = 4
-    auto_merge: bool = True
-    base_branch: str | None = None
-    sandbox: SandboxSpec | None = None
-
-    @field_validator("version")
-    @classmethod
-    def _version(cls, value: int) -> int:
-        if value != 1:
-            raise ValueError(f"unsupported plan version {value} (this loom reads version 1)")
-        return value
-
-    @field_validator("base_branch")
-    @classmethod
-    def _branch(cls, value: str | None) -> str | None:
-        if value is not None and (not value.strip() or any(c in value for c in " ~^:?*[\\")):
-            raise ValueError(f"{value!r} is not a valid branch name")
-        return value
 
 
 class Plan:
@@ -638,7 +454,7 @@ def _graph_issues(tree: Any, data: dict[str, Any], first_line: int) -> list[Plan
         if not isinstance(stage, dict):
             continue
         sid = stage.get("id")
-        if not isinstance(sid, str) or not _ID_RE.fullmatch(sid):
+        if not isinstance(sid, str) or not ID_RE.fullmatch(sid):
             continue
         if sid in first_index:
             first_line_of = _line_of(tree, ("loom", "stages", first_index[sid], "id"), first_line)
@@ -764,3 +580,20 @@ def load_plan(path: str) -> Plan:
         line = raw[: exc.start].count(b"\n") + 1
         raise PlanError(path, [PlanIssue(line, "", "not valid UTF-8 text")]) from None
     return parse_plan_text(text, path)
+
+
+__all__ = [
+    "END_MARKER",
+    "ID_RULE",
+    "START_MARKER",
+    "Plan",
+    "PlanError",
+    "PlanIssue",
+    "PlanSpec",
+    "SandboxSpec",
+    "SimSpec",
+    "StageSpec",
+    "WiringSpec",
+    "load_plan",
+    "parse_plan_text",
+]
