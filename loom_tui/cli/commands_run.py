@@ -1,0 +1,154 @@
+"""Running a plan: `loom init`, `status`, `run`, `stop`, `merge`, `diagnose`, `resume`."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from loom_tui.cli.group import CONTEXT, cli, complete_stage_ids
+from loom_tui.cli.output import say
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("plan", type=click.Path(dir_okay=False))
+@click.option("--clean", is_flag=True, help="Discard the current run's .work/ state first.")
+def init(plan: str, clean: bool) -> None:
+    """Validate PLAN and set up the project's .work/ state to run it."""
+    from loom_tui.core.init_project import init_project
+    from loom_tui.core.model import Status
+
+    store, parsed = init_project(plan, os.getcwd(), clean=clean)
+    queued = sum(1 for s in store.stages() if s.status is Status.QUEUED)
+    say(
+        f"initialised {parsed.name} ({len(parsed.stages)} stages, {queued} ready) "
+        f"in {store.rel(store.work_dir)}/ · base branch {store.config().base_branch}"
+    )
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show every stage's status."""
+    import json
+
+    from loom_tui.cli.status_view import render_plain, render_rich
+    from loom_tui.core.status import status_dict
+    from loom_tui.core.store import Store
+
+    data = status_dict(Store.find(ctx.obj["work_dir"]))
+    if as_json:
+        say(json.dumps(data, indent=2, ensure_ascii=False))
+    elif sys.stdout.isatty():
+        render_rich(data)
+    else:
+        say(render_plain(data))
+
+
+@cli.command(name="run", context_settings=CONTEXT)
+@click.option(
+    "--headless",
+    is_flag=True,
+    help="Run in the foreground without the TUI, one line "
+    "per event; exit 0 when every stage is completed or skipped, 1 when stuck.",
+)
+@click.option(
+    "--agent",
+    type=click.Choice(["claude", "sim"]),
+    default=None,
+    help="The agent to run in each stage's pane (default: the project's setting, "
+    "claude). `sim` is loom's simulated agent: no API key needed.",
+)
+@click.option(
+    "-p",
+    "--max-parallel",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Run at most N stages at once (overrides the plan's max_parallel).",
+)
+@click.option(
+    "--stage",
+    "only_stage",
+    metavar="ID",
+    default=None,
+    shell_complete=complete_stage_ids,
+    help="Run only this stage.",
+)
+@click.pass_context
+def run_command(
+    ctx: click.Context,
+    headless: bool,
+    agent: str | None,
+    max_parallel: int | None,
+    only_stage: str | None,
+) -> None:
+    """Run the plan: start every ready stage in its own worktree and tmux pane."""
+    from loom_tui.core.scheduler import SchedulerOptions
+    from loom_tui.core.store import Store
+
+    store = Store.find(ctx.find_root().obj["work_dir"])
+    if only_stage is not None:
+        store.read_stage(only_stage)
+    options = SchedulerOptions(agent=agent, max_parallel=max_parallel, only_stage=only_stage)
+    if headless:
+        import asyncio
+
+        from loom_tui.core.headless import run_headless
+
+        ctx.exit(asyncio.run(run_headless(store, options)))
+    from loom_tui.tui import run_tui
+
+    ctx.exit(run_tui(store, options, theme=ctx.find_root().obj.get("theme")))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "--kill-sessions",
+    is_flag=True,
+    help="Also end every agent session (their stages go back to queued).",
+)
+@click.pass_context
+def stop(ctx: click.Context, kill_sessions: bool) -> None:
+    """Stop the running scheduler (agents keep running unless --kill-sessions)."""
+    from loom_tui.core.control import stop_scheduler
+    from loom_tui.core.store import Store
+
+    store = Store.find(ctx.find_root().obj["work_dir"])
+    for line in stop_scheduler(store, kill_sessions=kill_sessions):
+        say(line)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("stage_id", metavar="ID", shell_complete=complete_stage_ids)
+@click.pass_context
+def merge(ctx: click.Context, stage_id: str) -> None:
+    """Merge a completed stage's branch into the base branch now."""
+    from loom_tui.core.merging import merge_now
+    from loom_tui.core.store import Store
+
+    say(merge_now(Store.find(ctx.find_root().obj["work_dir"]), stage_id))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("stage_id", metavar="ID", shell_complete=complete_stage_ids)
+@click.pass_context
+def diagnose(ctx: click.Context, stage_id: str) -> None:
+    """Explain a stage's state: failure, sessions, last pane lines, what to do next."""
+    from loom_tui.core.diagnose import diagnose as report
+    from loom_tui.core.store import Store
+
+    for line in report(Store.find(ctx.find_root().obj["work_dir"]), stage_id):
+        say(line)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("stage_id", metavar="ID", shell_complete=complete_stage_ids)
+@click.pass_context
+def resume(ctx: click.Context, stage_id: str) -> None:
+    """Start a fresh session of the stage from its newest handoff."""
+    from loom_tui.core.actions import resume as resume_stage
+    from loom_tui.core.store import Store
+
+    say(resume_stage(Store.find(ctx.find_root().obj["work_dir"]), stage_id).message)

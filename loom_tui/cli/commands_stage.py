@@ -1,0 +1,161 @@
+"""Changing stages and what they keep: `loom stage …`, `loom handoff …`, `loom memory …`."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from loom_tui.cli.group import CONTEXT, cli, complete_stage_ids
+from loom_tui.cli.output import say
+from loom_tui.core.errors import LoomError
+
+
+@cli.group(context_settings=CONTEXT)
+def stage() -> None:
+    """Change a stage: complete, block, reset, hold, release, skip, retry."""
+
+
+def _stage_verb(verb: str, doc: str) -> None:
+    @stage.command(name=verb, help=doc, context_settings=CONTEXT)
+    @click.argument(
+        "ids", nargs=-1, required=True, metavar="ID...", shell_complete=complete_stage_ids
+    )
+    @click.pass_context
+    def command(ctx: click.Context, ids: tuple[str, ...]) -> None:
+        from loom_tui.cli.stage_commands import run_stage_verb
+
+        ctx.exit(run_stage_verb(verb, list(ids), ctx.find_root().obj["work_dir"]))
+
+
+for _verb, _doc in (
+    ("complete", "Run the stage's acceptance commands; mark it completed if all pass."),
+    ("reset", "Put the stage back to waiting or queued, clearing retries and sessions."),
+    ("hold", "Keep the scheduler from starting or restarting the stage."),
+    ("release", "Let a held stage run again."),
+    ("skip", "Give up on the stage; its dependents may start."),
+    ("retry", "Start a blocked stage again now."),
+):
+    _stage_verb(_verb, _doc)
+
+
+@stage.command(name="block", context_settings=CONTEXT)
+@click.argument("stage_id", metavar="ID", shell_complete=complete_stage_ids)
+@click.argument("reason", nargs=-1)
+@click.pass_context
+def stage_block(ctx: click.Context, stage_id: str, reason: tuple[str, ...]) -> None:
+    """Mark the stage blocked, with an optional REASON."""
+    from loom_tui.cli.stage_commands import run_stage_verb
+
+    ctx.exit(run_stage_verb("block", [stage_id], ctx.find_root().obj["work_dir"], " ".join(reason)))
+
+
+@cli.group(context_settings=CONTEXT)
+def handoff() -> None:
+    """Write or show handoffs (what a session leaves for the next one)."""
+
+
+@handoff.command(name="write", context_settings=CONTEXT)
+@click.argument("stage_id", metavar="ID", shell_complete=complete_stage_ids)
+@click.option("--summary", default="", help="What is done so far.")
+@click.option("--next", "next_steps", multiple=True, help="A next step (repeat for several).")
+@click.option("--decision", "decisions", multiple=True, help="A decision that matters (repeat).")
+@click.pass_context
+def handoff_write(
+    ctx: click.Context,
+    stage_id: str,
+    summary: str,
+    next_steps: tuple[str, ...],
+    decisions: tuple[str, ...],
+) -> None:
+    """Record the stage's state for a fresh session; git state and files are added by loom."""
+    from loom_tui.core.handoff import write_handoff
+    from loom_tui.core.store import Store
+
+    store = Store.find(ctx.find_root().obj["work_dir"])
+    stage = store.read_stage(stage_id)
+    session_id = os.environ.get("LOOM_SESSION_ID")
+    inside = session_id is not None and os.environ.get("LOOM_STAGE_ID") == stage_id
+    session_id = session_id if inside else stage.session_id
+    trigger = "manual"
+    if session_id:
+        try:
+            trigger = store.read_session(session_id).handoff_trigger or "manual"
+        except LoomError:
+            session_id = None
+    path = write_handoff(
+        store,
+        stage_id,
+        session_id=session_id,
+        trigger=trigger,
+        written_by="agent" if inside else "user",
+        summary=summary,
+        next_steps=list(next_steps),
+        decisions=list(decisions),
+    )
+    say(f"handoff written: {store.rel(path)}")
+
+
+@handoff.command(name="show", context_settings=CONTEXT)
+@click.argument("stage_id", metavar="ID", shell_complete=complete_stage_ids)
+@click.pass_context
+def handoff_show(ctx: click.Context, stage_id: str) -> None:
+    """Print the stage's newest handoff."""
+    from loom_tui.core.store import Store
+
+    store = Store.find(ctx.find_root().obj["work_dir"])
+    paths = store.handoff_paths(stage_id)
+    if not paths:
+        raise LoomError(f"stage {stage_id} has no handoff")
+    with open(paths[-1], encoding="utf-8") as fh:
+        click.echo(fh.read(), nl=False)
+
+
+@cli.group(context_settings=CONTEXT)
+def memory() -> None:
+    """The stage's journal: notes and decisions kept across its sessions."""
+
+
+def _memory_stage(stage_id: str | None) -> str:
+    stage_id = stage_id or os.environ.get("LOOM_STAGE_ID")
+    if not stage_id:
+        raise click.UsageError("give --stage ID (or run inside a stage session)")
+    return stage_id
+
+
+def _memory_add(kind: str) -> None:
+    @memory.command(name=kind, context_settings=CONTEXT, help=f"Record a {kind}.")
+    @click.option(
+        "--stage",
+        "stage_id",
+        metavar="ID",
+        default=None,
+        help="The stage (default: $LOOM_STAGE_ID).",
+    )
+    @click.argument("text", nargs=-1, required=True)
+    @click.pass_context
+    def command(ctx: click.Context, stage_id: str | None, text: tuple[str, ...]) -> None:
+        from loom_tui.core import memory as mem
+        from loom_tui.core.store import Store
+
+        store = Store.find(ctx.find_root().obj["work_dir"])
+        sid = _memory_stage(stage_id)
+        mem.add(store, sid, kind, " ".join(text))
+        say(f"{kind} recorded for stage {sid}")
+
+
+_memory_add("note")
+_memory_add("decision")
+
+
+@memory.command(name="list", context_settings=CONTEXT)
+@click.option("--stage", "stage_id", metavar="ID", default=None)
+@click.pass_context
+def memory_list(ctx: click.Context, stage_id: str | None) -> None:
+    """Show the stage's notes and decisions."""
+    from loom_tui.core import memory as mem
+    from loom_tui.core.store import Store
+
+    store = Store.find(ctx.find_root().obj["work_dir"])
+    for kind, text in mem.entries(store, _memory_stage(stage_id)):
+        say(f"{kind:<9} {text}")

@@ -1,0 +1,59 @@
+"""The root `loom` command group, its global options, and what the command modules share.
+
+Each `commands_*.py` module adds its commands to `cli`; `app.py` imports them all.
+"""
+
+from __future__ import annotations
+
+import click
+
+from loom_tui import __version__
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def complete_stage_ids(
+    ctx: click.Context, _param: click.Parameter, incomplete: str
+) -> list[click.shell_completion.CompletionItem]:
+    from click.shell_completion import CompletionItem
+
+    from loom_tui.core.store import Store
+
+    try:
+        root = ctx.find_root()
+        store = Store.find(root.params.get("work_dir"))
+        return [
+            CompletionItem(s.id, help=f"{s.status} · {s.name}")
+            for s in store.stages()
+            if s.id.startswith(incomplete)
+        ]
+    except Exception:
+        return []
+
+
+@click.group(context_settings=CONTEXT, invoke_without_command=True)
+@click.option(
+    "--work-dir",
+    metavar="DIR",
+    help="The project (or its .work directory). Default: $LOOM_WORK_DIR, else the nearest "
+    ".work/ above the current directory, else the main worktree of this git repository.",
+)
+@click.option(
+    "--theme",
+    metavar="NAME",
+    default=None,
+    help="The TUI's theme: loom-dark, loom-light, loom-high-contrast, or one of yours "
+    "(~/.config/loom/themes/*.yaml).",
+)
+@click.version_option(__version__, "-V", "--version", prog_name="loom")
+@click.pass_context
+def cli(ctx: click.Context, work_dir: str | None, theme: str | None) -> None:
+    """loom: run a plan of dependent stages with Claude Code agents, each in its own git
+    worktree and tmux pane, with context measured and handoffs enforced.
+
+    Without a command, opens the TUI on the project (the same as `loom run`)."""
+    ctx.ensure_object(dict)
+    ctx.obj["work_dir"] = work_dir
+    ctx.obj["theme"] = theme
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(cli.commands["run"])
