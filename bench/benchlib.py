@@ -112,6 +112,21 @@ class Bench:
         self.run([self.loom, "init", str(plan.relative_to(root))], cwd=root)
         return root
 
+    def run_plan(self, root: Path, *, expect_ok: bool = True) -> subprocess.CompletedProcess[str]:
+        """`loom run --headless --agent sim` on the project until it exits by itself."""
+        proc = subprocess.run(
+            [self.loom, "run", "--headless", "--agent", "sim"],
+            cwd=root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if expect_ok and proc.returncode != 0:
+            raise BenchError(f"the plan in {root} did not complete:\n{proc.stdout[-3000:]}")
+        return proc
+
     def stop_sessions(self, root: Path) -> None:
         """End whatever a benchmark left running in the project (never fails)."""
         subprocess.run(

@@ -14,7 +14,6 @@ the request to that moment, is left out, as the goal says).  Goal: at most 1 s.
 from __future__ import annotations
 
 import json
-import subprocess
 from typing import Any
 
 NAME = "P2"
@@ -47,17 +46,7 @@ def run(bench: Any) -> dict[str, object]:
     count = max(10, bench.runs // 2)
     root = bench.init_plan("p2", _plan(count))
     log(f"P2: running {count} stages that each hand off once")
-    proc = subprocess.run(
-        [bench.loom, "run", "--headless", "--agent", "sim"],
-        cwd=root,
-        env=bench.env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise BenchError(f"the P2 plan did not complete:\n{proc.stdout[-3000:]}")
+    bench.run_plan(root)
     store = Store(str(root / ".work"))
     starts = [
         json.loads(line)

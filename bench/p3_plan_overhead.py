@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import time
 from typing import Any
 
@@ -48,18 +47,8 @@ def _one_run(bench: Any) -> dict[str, float]:
 
     root = bench.init_plan("p3", _plan())
     started = time.time()
-    proc = subprocess.run(
-        [bench.loom, "run", "--headless", "--agent", "sim"],
-        cwd=root,
-        env=bench.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    bench.run_plan(root)
     total = time.time() - started
-    if proc.returncode != 0:
-        raise BenchError(f"the diamond did not complete:\n{proc.stdout[-2000:]}")
     store = Store(str(root / ".work"))
     first_start = {}
     for line in (root / ".work" / "sim" / "starts.jsonl").read_text().splitlines():

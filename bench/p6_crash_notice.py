@@ -10,7 +10,6 @@ The original tool noticed crashes after 5–6 s; the goal is within 1 s.
 from __future__ import annotations
 
 import os
-import subprocess
 from typing import Any
 
 NAME = "P6"
@@ -41,15 +40,7 @@ def run(bench: Any) -> dict[str, object]:
     from loom_tui.core.store import Store
 
     root = bench.init_plan("p6", _plan())
-    subprocess.run(
-        [bench.loom, "run", "--headless", "--agent", "sim"],
-        cwd=root,
-        env=bench.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    bench.run_plan(root, expect_ok=False)
     store = Store(str(root / ".work"))
     ended = {e["session"]: e["ts"] for e in store.read_events() if e.get("kind") == "session-ended"}
     samples = []
