@@ -57,7 +57,7 @@ def main() -> int:
     if shutil.which("tmux") is None:
         sys.stderr.write("loom demo: tmux is needed (install it with your package manager)\n")
         return 1
-    from loom_tui.core.scheduler import SchedulerOptions
+    from loom_tui.core.engine import SchedulerOptions
     from loom_tui.core.store import Store
     from loom_tui.tui import run_tui
 

@@ -85,7 +85,7 @@ def run_command(
     only_stage: str | None,
 ) -> None:
     """Run the plan: start every ready stage in its own worktree and tmux pane."""
-    from loom_tui.core.scheduler import SchedulerOptions
+    from loom_tui.core.engine import SchedulerOptions
     from loom_tui.core.store import Store
 
     store = Store.find(ctx.find_root().obj["work_dir"])

@@ -83,7 +83,7 @@ def handoff_write(
             trigger = store.read_session(session_id).handoff_trigger or "manual"
         except LoomError:
             session_id = None
-    path = write_handoff(
+    path, event = write_handoff(
         store,
         stage_id,
         session_id=session_id,
@@ -93,6 +93,7 @@ def handoff_write(
         next_steps=list(next_steps),
         decisions=list(decisions),
     )
+    store.append_event(event)
     say(f"handoff written: {store.rel(path)}")
 
 

@@ -1,24 +1,47 @@
 """Every change a person or an agent makes to a stage, as one function each.
 
-The CLI (`loom stage hold X`), the TUI (the `h` key) and the scheduler call these same functions, so
-a rule lives in one place.  Each runs its read-modify-write under the store lock, goes through the
-transition table, records an event, and returns a one-line message for the face to show.
+The CLI (`loom stage hold X`), the TUI (the `h` key) and the scheduler's faces call these same
+functions, so a rule lives in one place.  Each runs its read-modify-write under the store lock,
+goes through the transition table, appends a typed event, and returns a one-line message for the
+face to show.  Readiness is decided by `core.readiness`, the same function the scheduler uses.
+
+A reset sends every stage that depends on the reset one (directly or not) and has not completed
+back to waiting for its dependencies, with its pending retry cancelled: nothing may build on work
+that is being done again.  A running dependent's session is then ended by the scheduler.
 """
 
 from __future__ import annotations
 
 import time
 
-from loom_tui.core.dag import dependencies_done
 from loom_tui.core.errors import LoomError, TransitionError
+from loom_tui.core.events import (
+    AcceptanceFailed,
+    StageAction,
+    StageBlocked,
+    StageCompleted,
+    StageHeld,
+    StageReleased,
+    StageReset,
+    StageResumed,
+    StageRetried,
+    StageSkipped,
+    StageStatusChanged,
+)
 from loom_tui.core.model import ACTIVE, StageRecord, Status
+from loom_tui.core.readiness import dependencies_done, readiness_changes, transitive_dependents
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from loom_tui.core.acceptance import CommandResult
     from loom_tui.core.store import Store
+
+#: How much of the plan an action reads: only the stage, the stage and its dependencies, or all
+#: (an action that may change other stages' readiness).
+SELF, DEPENDENCIES, ALL = "self", "dependencies", "all"
 
 
 class ActionResult:
@@ -32,80 +55,102 @@ class ActionResult:
         self.stage = stage
 
 
+class Change:
+    """What an action's ``change`` function sees: the stage, the other records it read (to
+    change some too), and why each of those changed."""
+
+    def __init__(self, stage: StageRecord, by_id: dict[str, StageRecord]) -> None:
+        self.stage = stage
+        self.by_id = by_id
+        self.reasons: dict[str, str] = {}
+
+
 def _mutate(
     store: Store,
     stage_id: str,
-    change: Callable[[StageRecord, dict[str, StageRecord]], str | None],
-    event: str,
+    change: Callable[[Change], str | None],
+    event: type[StageAction],
     source: str,
-    **event_fields: object,
+    scope: str = SELF,
+    **event_fields: Any,
 ) -> ActionResult:
-    """Run ``change`` on the stage under the lock; it returns a message when nothing changed."""
+    """Run ``change`` under the lock; it returns a message when nothing changed.  Then the
+    readiness pass, over the records read; then every changed record is written, and events
+    appended: the action's, and a status change for each other stage it moved."""
     with store.lock():
         stage = store.read_stage(stage_id)
-        by_id = {s.id: s for s in store.stages()}
+        by_id = _scope(store, stage, scope)
         by_id[stage_id] = stage
-        before = stage.to_dict()
-        unchanged = change(stage, by_id)
-        if unchanged is not None or stage.to_dict() == before:
+        before = {i: s.to_dict() for i, s in by_id.items()}
+        old = stage.status
+        ctx = Change(stage, by_id)
+        unchanged = change(ctx)
+        if unchanged is not None or stage.to_dict() == before[stage_id]:
             return ActionResult(unchanged or f"stage {stage_id}: nothing to change", False, stage)
-        promoted = _promote_ready(by_id)
+        if scope == ALL:
+            for other_id, status in readiness_changes(by_id):
+                other = by_id[other_id]
+                other.set_status(status)
+                ctx.reasons.setdefault(
+                    other_id,
+                    "dependencies done"
+                    if status is Status.QUEUED
+                    else "a dependency is not done any more",
+                )
+        others = [s for i, s in by_id.items() if i != stage_id and s.to_dict() != before[i]]
         store.write_stage(stage)
-        for other in promoted:
-            if other is not stage:
-                store.write_stage(other)
+        for other in others:
+            store.write_stage(other)
     store.append_event(
-        event, stage=stage_id, status=stage.status.value, source=source, **event_fields
+        event(
+            stage=stage_id, source=source, old=old.value, status=stage.status.value, **event_fields
+        )
     )
-    for other in promoted:
-        if other is stage:
-            continue
+    for other in others:
         store.append_event(
-            "stage-status",
-            stage=other.id,
-            status=other.status.value,
-            source=source,
-            reason="dependencies",
+            StageStatusChanged(
+                stage=other.id,
+                source=source,
+                old=str(before[other.id]["status"]),
+                new=other.status.value,
+                reason=ctx.reasons.get(other.id, ""),
+            )
         )
     return ActionResult("", True, stage)
 
 
-def _promote_ready(by_id: dict[str, StageRecord]) -> list[StageRecord]:
-    """Move waiting stages whose dependencies are done to queued, and back when they no longer are.
-
-    Changes the records in memory only and returns the changed ones, for the caller to write under
-    the store lock after a change that may affect readiness (skip, reset, merge).
-    """
-    changed = []
-    for stage in by_id.values():
-        done = dependencies_done(stage, by_id)
-        if stage.status is Status.WAITING_FOR_DEPS and done:
-            stage.set_status(Status.QUEUED)
-        elif stage.status is Status.QUEUED and not done:
-            stage.set_status(Status.WAITING_FOR_DEPS)
-        else:
-            continue
-        changed.append(stage)
-    return changed
+def _scope(store: Store, stage: StageRecord, scope: str) -> dict[str, StageRecord]:
+    if scope == ALL:
+        return {s.id: s for s in store.stages()}
+    if scope == DEPENDENCIES:
+        return {dep: store.read_stage(dep) for dep in stage.dependencies}
+    return {}
 
 
-def promote_ready(store: Store, source: str = "scheduler", log: bool = True) -> list[StageRecord]:
-    """Public form of the readiness pass, with its own lock (and events unless ``log`` is off:
-    the scheduler records its own)."""
+def promote_ready(store: Store, source: str = "cli") -> list[StageRecord]:
+    """Queue the waiting stages whose dependencies are done (and the other way round), under
+    one lock; for a person's `loom merge` when no scheduler runs."""
     with store.lock():
         by_id = {s.id: s for s in store.stages()}
-        changed = _promote_ready(by_id)
-        for stage in changed:
+        moved = []
+        for stage_id, status in readiness_changes(by_id):
+            stage = by_id[stage_id]
+            moved.append((stage, stage.status))
+            stage.set_status(status)
             store.write_stage(stage)
-    for stage in changed if log else []:
+    for stage, old in moved:
         store.append_event(
-            "stage-status",
-            stage=stage.id,
-            status=stage.status.value,
-            source=source,
-            reason="dependencies",
+            StageStatusChanged(
+                stage=stage.id,
+                source=source,
+                old=old.value,
+                new=stage.status.value,
+                reason="dependencies done"
+                if stage.status is Status.QUEUED
+                else "a dependency is not done any more",
+            )
         )
-    return changed
+    return [stage for stage, _ in moved]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -114,7 +159,8 @@ def promote_ready(store: Store, source: str = "scheduler", log: bool = True) -> 
 def hold(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
     """Keep the scheduler from starting (or restarting) the stage until it is released."""
 
-    def change(stage: StageRecord, _: dict[str, StageRecord]) -> str | None:
+    def change(ctx: Change) -> str | None:
+        stage = ctx.stage
         if stage.held:
             return f"stage {stage_id} is already held"
         if stage.status in (Status.COMPLETED, Status.SKIPPED):
@@ -124,7 +170,7 @@ def hold(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
         stage.held = True
         return None
 
-    result = _mutate(store, stage_id, change, "stage-held", source)
+    result = _mutate(store, stage_id, change, StageHeld, source)
     if result.changed:
         running = result.stage is not None and result.stage.status in ACTIVE
         result.message = f"stage {stage_id} held" + (
@@ -134,13 +180,13 @@ def hold(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
 
 
 def release(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
-    def change(stage: StageRecord, _: dict[str, StageRecord]) -> str | None:
-        if not stage.held:
+    def change(ctx: Change) -> str | None:
+        if not ctx.stage.held:
             return f"stage {stage_id} is not held"
-        stage.held = False
+        ctx.stage.held = False
         return None
 
-    result = _mutate(store, stage_id, change, "stage-released", source)
+    result = _mutate(store, stage_id, change, StageReleased, source)
     if result.changed:
         result.message = f"stage {stage_id} released"
     return result
@@ -149,14 +195,14 @@ def release(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
 def skip(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
     """Give up on the stage; its dependents may start as if it had completed."""
 
-    def change(stage: StageRecord, _: dict[str, StageRecord]) -> str | None:
-        if stage.status is Status.SKIPPED:
+    def change(ctx: Change) -> str | None:
+        if ctx.stage.status is Status.SKIPPED:
             return f"stage {stage_id} is already skipped"
-        stage.set_status(Status.SKIPPED)
-        stage.next_retry_at = None
+        ctx.stage.set_status(Status.SKIPPED)
+        ctx.stage.next_retry_at = None
         return None
 
-    result = _mutate(store, stage_id, change, "stage-skipped", source)
+    result = _mutate(store, stage_id, change, StageSkipped, source, ALL)
     if result.changed:
         result.message = f"stage {stage_id} skipped"
     return result
@@ -165,7 +211,8 @@ def skip(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
 def retry(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
     """Start a blocked stage again at once (the scheduler picks it up on its next pass)."""
 
-    def change(stage: StageRecord, _: dict[str, StageRecord]) -> str | None:
+    def change(ctx: Change) -> str | None:
+        stage = ctx.stage
         if stage.status is not Status.BLOCKED:
             raise TransitionError(
                 f"stage {stage_id} is {stage.status}: only a blocked stage can be retried"
@@ -175,14 +222,15 @@ def retry(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
                     else ""
                 )
             )
-        stage.set_status(Status.QUEUED)
+        # A stage blocked before its dependencies were done goes back to waiting for them.
+        ready = dependencies_done(stage, ctx.by_id)
+        stage.set_status(Status.QUEUED if ready else Status.WAITING_FOR_DEPS)
         stage.next_retry_at = None
         stage.blocked_reason = None
         return None
 
-    result = _mutate(store, stage_id, change, "stage-retried", source)
+    result = _mutate(store, stage_id, change, StageRetried, source, DEPENDENCIES)
     if result.changed:
-        # A stage blocked before its dependencies were done goes back to waiting for them.
         waiting = result.stage is not None and result.stage.status is Status.WAITING_FOR_DEPS
         result.message = f"stage {stage_id} " + (
             "waiting for its dependencies again" if waiting else "queued for a retry"
@@ -191,35 +239,51 @@ def retry(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
 
 
 def reset(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
-    """Put the stage back to its initial state (waiting or queued); keeps ``held``."""
+    """Put the stage back to its initial state (waiting or queued); keeps ``held``.  Every stage
+    that depends on it and has not completed waits for it again (see the module's docstring)."""
 
-    def change(stage: StageRecord, by_id: dict[str, StageRecord]) -> str | None:
-        target = Status.QUEUED if dependencies_done(stage, by_id) else Status.WAITING_FOR_DEPS
+    def change(ctx: Change) -> str | None:
+        stage = ctx.stage
+        target = Status.QUEUED if dependencies_done(stage, ctx.by_id) else Status.WAITING_FOR_DEPS
         if stage.status in (Status.QUEUED, Status.WAITING_FOR_DEPS) and not stage.retry_count:
             return f"stage {stage_id} is already {stage.status}"
         if stage.status is not target:
             stage.set_status(target)
-        stage.merged = False
-        stage.retry_count = 0
+        _start_over(stage)
         stage.generation = 0
-        stage.session_id = None
-        stage.context_percent = None
-        stage.blocked_reason = None
-        stage.failure = None
-        stage.next_retry_at = None
-        stage.started_at = None
-        stage.completed_at = None
+        stage.merged = False
         stage.merge_commit = None
+        for dependent_id in transitive_dependents(stage_id, ctx.by_id.values()):
+            dependent = ctx.by_id[dependent_id]
+            if dependent.status in (Status.COMPLETED, Status.SKIPPED):
+                continue
+            if dependent.status is not Status.WAITING_FOR_DEPS:
+                dependent.set_status(Status.WAITING_FOR_DEPS)
+            _start_over(dependent)
+            ctx.reasons[dependent_id] = f"its dependency {stage_id} was reset"
         return None
 
-    result = _mutate(store, stage_id, change, "stage-reset", source)
+    result = _mutate(store, stage_id, change, StageReset, source, ALL)
     if result.changed and result.stage is not None:
         result.message = f"stage {stage_id} reset to {result.stage.status}"
     return result
 
 
+def _start_over(stage: StageRecord) -> None:
+    """Forget a stage's run state (its branch and handoffs stay)."""
+    stage.retry_count = 0
+    stage.session_id = None
+    stage.context_percent = None
+    stage.blocked_reason = None
+    stage.failure = None
+    stage.next_retry_at = None
+    stage.started_at = None
+    stage.completed_at = None
+
+
 def block(store: Store, stage_id: str, reason: str, source: str = "cli") -> ActionResult:
-    def change(stage: StageRecord, _: dict[str, StageRecord]) -> str | None:
+    def change(ctx: Change) -> str | None:
+        stage = ctx.stage
         if stage.status is Status.BLOCKED and stage.blocked_reason == reason:
             return f"stage {stage_id} is already blocked"
         stage.set_status(Status.BLOCKED)
@@ -227,7 +291,7 @@ def block(store: Store, stage_id: str, reason: str, source: str = "cli") -> Acti
         stage.next_retry_at = None
         return None
 
-    result = _mutate(store, stage_id, change, "stage-blocked", source, reason=reason)
+    result = _mutate(store, stage_id, change, StageBlocked, source, reason=reason)
     if result.changed:
         result.message = f"stage {stage_id} blocked: {reason}"
     return result
@@ -258,10 +322,7 @@ def complete(
     failed = [r for r in results if not r.passed]
     if failed:
         store.append_event(
-            "acceptance-failed",
-            stage=stage_id,
-            source=source,
-            failed=[r.command for r in failed],
+            AcceptanceFailed(stage=stage_id, source=source, failed=tuple(r.command for r in failed))
         )
         return ActionResult(
             f"stage {stage_id} not completed: {len(failed)} of {len(results)} acceptance "
@@ -270,7 +331,8 @@ def complete(
             stage,
         ), results
 
-    def change(stage: StageRecord, _: dict[str, StageRecord]) -> str | None:
+    def change(ctx: Change) -> str | None:
+        stage = ctx.stage
         if stage.status is Status.COMPLETED:
             return f"stage {stage_id} is already completed"
         stage.set_status(Status.COMPLETED)
@@ -279,7 +341,7 @@ def complete(
         stage.next_retry_at = None
         return None
 
-    result = _mutate(store, stage_id, change, "stage-completed", source, acceptance=len(results))
+    result = _mutate(store, stage_id, change, StageCompleted, source, acceptance=len(results))
     if result.changed:
         passed = f" ({len(results)} acceptance command(s) passed)" if results else ""
         result.message = f"stage {stage_id} completed{passed}"
@@ -314,7 +376,8 @@ def require_stage_ids(store: Store, ids: list[str]) -> None:
 def resume(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
     """Start a fresh session of the stage from its newest handoff, by hand."""
 
-    def change(stage: StageRecord, _: dict[str, StageRecord]) -> str | None:
+    def change(ctx: Change) -> str | None:
+        stage = ctx.stage
         if not stage.handoffs:
             raise LoomError(
                 f"stage {stage_id} has no handoff to resume from (`loom stage retry` starts it "
@@ -337,7 +400,7 @@ def resume(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
         stage.blocked_reason = None
         return None
 
-    result = _mutate(store, stage_id, change, "stage-resumed", source)
+    result = _mutate(store, stage_id, change, StageResumed, source)
     if result.changed and result.stage is not None:
         result.message = (
             f"stage {stage_id} queued: a fresh session continues from {result.stage.handoffs[-1]}"

@@ -8,6 +8,7 @@ import signal
 import time
 
 from loom_tui.core.errors import LoomError, NotFound
+from loom_tui.core.events import SessionEnded, StageStatusChanged
 from loom_tui.core.fsutil import FileLock
 from loom_tui.core.model import ACTIVE, SessionRecord, StageRecord, Status
 from loom_tui.core.store import Store
@@ -73,11 +74,24 @@ def _kill_all(store: Store) -> str:
         count += 1
         _mark_killed(store, session, "killed by `loom stop --kill-sessions`")
 
-        def requeue(record: StageRecord, sid: str = session.id) -> None:
+        moved: list[str] = []
+
+        def requeue(record: StageRecord, sid: str = session.id, moved: list[str] = moved) -> None:
             if record.session_id == sid and record.status in ACTIVE:
+                moved.append(record.status.value)
                 record.set_status(Status.QUEUED)
 
         store.update_stage(session.stage_id, requeue)
+        if moved:
+            store.append_event(
+                StageStatusChanged(
+                    stage=session.stage_id,
+                    source="cli",
+                    old=moved[0],
+                    new="queued",
+                    reason="its session was killed by `loom stop --kill-sessions`",
+                )
+            )
     return f"{count} agent session(s) ended; their stages are queued again"
 
 
@@ -88,7 +102,9 @@ def _mark_killed(store: Store, session: SessionRecord, reason: str) -> None:
         record.ended_at = time.time()
 
     store.update_session(session.id, change)
-    store.append_event("session-ended", stage=session.stage_id, session=session.id, reason=reason)
+    store.append_event(
+        SessionEnded(stage=session.stage_id, session=session.id, reason=reason, source="cli")
+    )
 
 
 def find_session(store: Store, prefix: str) -> SessionRecord:
@@ -118,15 +134,28 @@ def kill_session(store: Store, prefix: str) -> str:
     # pane vanish first would take it for a crash (a crash handoff, an automatic retry).
     _mark_killed(store, session, "killed by `loom sessions kill`")
 
+    moved: list[str] = []
+
     def block(record: StageRecord) -> None:
         if record.session_id == session.id and record.status in ACTIVE:
+            moved.append(record.status.value)
             record.set_status(Status.BLOCKED)
             record.blocked_reason = (
                 f"its session was killed by hand; `loom stage retry {record.id}` restarts it"
             )
             record.next_retry_at = None
 
-    store.update_stage(session.stage_id, block)
+    blocked = store.update_stage(session.stage_id, block)
+    if moved:
+        store.append_event(
+            StageStatusChanged(
+                stage=session.stage_id,
+                source="cli",
+                old=moved[0],
+                new="blocked",
+                reason=blocked.blocked_reason or "",
+            )
+        )
     if pane is not None:
         tmux.kill_window(pane.window_id)
     return f"session {session.id[:8]} of stage {session.stage_id} killed"

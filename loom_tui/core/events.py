@@ -1,30 +1,125 @@
-"""What the scheduler tells its faces: one typed event per change.
+"""Every change loom records, as one typed vocabulary of events.
 
-The TUI's widgets and the headless runner subscribe to these; every event is also appended to
-`.work/events.jsonl`, so a read-only TUI (or a person with `tail -f`) sees the same story.
+Whoever changes something appends an `Event`: the scheduler, the CLI (`loom stage hold`), the hooks,
+`loom init`.  Each kind has one schema; every event carries a human message, so `events.jsonl` reads
+as a story (`tail -f`), and a face that reads it back (`Event.from_json`) gets the same typed event
+the scheduler's subscribers got in-process.
+
+Events are declared like frozen, keyword-only dataclasses, but built by the small `_event` decorator
+below instead of `dataclasses`: the agent-facing commands (`loom stage complete`, the hooks) write
+events too, and importing `dataclasses` costs as much as the rest of such a command.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
-from typing import ClassVar
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, ClassVar, TypeVar, dataclass_transform
+
+    E = TypeVar("E", bound="Event")
+else:
+
+    def dataclass_transform(**_options: object) -> Callable[[Any], Any]:
+        return lambda fn: fn
 
 
-@dataclass(frozen=True)
+_MISSING = object()
+#: Every event class by its kind, for `Event.from_json`.
+KINDS: dict[str, type[Event]] = {}
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True)
+def _event(cls: type[E]) -> type[E]:
+    """Give ``cls`` a keyword-only ``__init__`` over its annotated fields (ClassVars excluded),
+    with the class attributes as defaults, and register it by its ``kind``."""
+    fields: dict[str, object] = {}
+    for klass in reversed(cls.__mro__):
+        annotations = klass.__dict__.get("__annotations__") or {}  # noqa: RUF063 - no inspect
+        for name, annotation in annotations.items():
+            if "ClassVar" in str(annotation):
+                continue
+            fields[name] = klass.__dict__.get(name, fields.get(name, _MISSING))
+    cls._fields = tuple(fields)
+    cls._defaults = fields
+    KINDS[cls.kind] = cls
+    return cls
+
+
+@_event
 class Event:
+    """Something that happened to the plan, a stage or a session."""
+
     kind: ClassVar[str] = "event"
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _defaults: ClassVar[dict[str, object]] = {}
+
     stage: str | None = None
-    ts: float = field(default_factory=time.time, kw_only=True)
+    #: who made the change: scheduler, cli, tui, agent, hook, loom
+    source: str = "scheduler"
+    ts: float = 0.0
+
+    def __init__(self, **values: object) -> None:
+        for name in self._fields:
+            value = values.pop(name, self._defaults[name])
+            if value is _MISSING:
+                raise TypeError(f"{type(self).__name__}: missing field {name!r}")
+            object.__setattr__(self, name, value)
+        if values:
+            raise TypeError(f"{type(self).__name__}: unknown field(s) {', '.join(values)}")
+        if not self.ts:
+            object.__setattr__(self, "ts", time.time())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._values().items())
+        return f"{type(self).__name__}({inner})"
+
+    def _values(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self._fields}
 
     def describe(self) -> str:
         return self.kind
 
     def to_json(self) -> dict[str, object]:
-        data = asdict(self)
-        data["kind"] = self.kind
+        """The line written to events.jsonl: kind, every field, and the human message."""
+        data: dict[str, object] = {"ts": round(self.ts, 6), "kind": self.kind}
+        for name in self._fields:
+            if name != "ts":
+                value = getattr(self, name)
+                data[name] = list(value) if isinstance(value, tuple) else value
         data["message"] = self.describe()
         return data
+
+    @staticmethod
+    def from_json(data: dict[str, object]) -> Event | None:
+        """The typed event of an events.jsonl line (None for an unknown kind or shape)."""
+        cls = KINDS.get(str(data.get("kind")))
+        if cls is None:
+            return None
+        values: dict[str, object] = {}
+        for name in cls._fields:
+            if name in data:
+                value = data[name]
+                default = cls._defaults.get(name)
+                values[name] = (
+                    tuple(value)
+                    if isinstance(value, list) and isinstance(default, tuple)
+                    else value
+                )
+        try:
+            return cls(**values)
+        except TypeError:
+            return None
 
     @property
     def needs_attention(self) -> bool:
@@ -32,7 +127,11 @@ class Event:
         return False
 
 
-@dataclass(frozen=True)
+# --------------------------------------------------------------------------------------------------
+# The scheduler and the plan
+
+
+@_event
 class SchedulerStateChanged(Event):
     kind: ClassVar[str] = "scheduler"
     state: str = "running"
@@ -42,8 +141,62 @@ class SchedulerStateChanged(Event):
         return f"scheduler {self.state}" + (f": {self.detail}" if self.detail else "")
 
 
-@dataclass(frozen=True)
+@_event
+class PlanInitialised(Event):
+    kind: ClassVar[str] = "plan-initialised"
+    source: str = "cli"
+    plan: str = ""
+    stages: int = 0
+    base: str = ""
+
+    def describe(self) -> str:
+        return f"plan {self.plan} initialised: {self.stages} stage(s) on {self.base}"
+
+
+@_event
+class PlanFinished(Event):
+    kind: ClassVar[str] = "plan-finished"
+    ok: bool = True
+    summary: str = ""
+
+    def describe(self) -> str:
+        return ("plan complete: " if self.ok else "plan stuck: ") + self.summary
+
+    @property
+    def needs_attention(self) -> bool:
+        return True
+
+
+@_event
+class SchedulerError(Event):
+    kind: ClassVar[str] = "error"
+    message: str = ""
+
+    def describe(self) -> str:
+        return f"error: {self.message}"
+
+    @property
+    def needs_attention(self) -> bool:
+        return True
+
+
+@_event
+class Notice(Event):
+    kind: ClassVar[str] = "notice"
+    message: str = ""
+
+    def describe(self) -> str:
+        return self.message
+
+
+# --------------------------------------------------------------------------------------------------
+# Stages
+
+
+@_event
 class StageStatusChanged(Event):
+    """A stage's status changed, whoever changed it (a person's action has its own kind below)."""
+
     kind: ClassVar[str] = "stage-status"
     old: str = ""
     new: str = ""
@@ -57,7 +210,120 @@ class StageStatusChanged(Event):
         return self.new in ("blocked", "waiting-for-input", "merge-conflict")
 
 
-@dataclass(frozen=True)
+@_event
+class StageAction(Event):
+    """A person (or an agent) acted on a stage: hold, release, skip, retry, reset, block, complete,
+    resume.  ``status`` is the stage's status after the action; ``old`` before it."""
+
+    kind: ClassVar[str] = "stage-action"
+    source: str = "cli"
+    old: str = ""
+    status: str = ""
+    reason: str = ""
+    verb: ClassVar[str] = "changed"
+
+    def describe(self) -> str:
+        moved = f" ({self.old} → {self.status})" if self.old and self.old != self.status else ""
+        why = f": {self.reason}" if self.reason else ""
+        return f"{self.verb} by {self.source}{moved}{why}"
+
+
+@_event
+class StageHeld(StageAction):
+    kind: ClassVar[str] = "stage-held"
+    verb: ClassVar[str] = "held"
+
+
+@_event
+class StageReleased(StageAction):
+    kind: ClassVar[str] = "stage-released"
+    verb: ClassVar[str] = "released"
+
+
+@_event
+class StageSkipped(StageAction):
+    kind: ClassVar[str] = "stage-skipped"
+    verb: ClassVar[str] = "skipped"
+
+
+@_event
+class StageRetried(StageAction):
+    kind: ClassVar[str] = "stage-retried"
+    verb: ClassVar[str] = "retried"
+
+
+@_event
+class StageReset(StageAction):
+    kind: ClassVar[str] = "stage-reset"
+    verb: ClassVar[str] = "reset"
+
+
+@_event
+class StageBlocked(StageAction):
+    kind: ClassVar[str] = "stage-blocked"
+    verb: ClassVar[str] = "blocked"
+
+    @property
+    def needs_attention(self) -> bool:
+        return True
+
+
+@_event
+class StageCompleted(StageAction):
+    kind: ClassVar[str] = "stage-completed"
+    verb: ClassVar[str] = "completed"
+    acceptance: int = 0
+
+
+@_event
+class StageResumed(StageAction):
+    kind: ClassVar[str] = "stage-resumed"
+    verb: ClassVar[str] = "resumed from its newest handoff"
+
+
+@_event
+class AcceptanceFailed(Event):
+    kind: ClassVar[str] = "acceptance-failed"
+    source: str = "cli"
+    failed: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return f"acceptance failed: {', '.join(self.failed[:3])}" + (
+            " …" if len(self.failed) > 3 else ""
+        )
+
+
+@_event
+class VerifyDone(Event):
+    kind: ClassVar[str] = "verify"
+    source: str = "cli"
+    passed: bool = True
+    checks: int = 0
+    failed: tuple[str, ...] = ()
+    cwd: str = ""
+
+    def describe(self) -> str:
+        if self.passed:
+            return f"verify: all {self.checks} check(s) pass in {self.cwd}"
+        return f"verify: {len(self.failed)} of {self.checks} check(s) fail in {self.cwd}"
+
+
+@_event
+class RetryScheduled(Event):
+    kind: ClassVar[str] = "retry-scheduled"
+    attempt: int = 1
+    of: int = 3
+    delay: float = 0.0
+
+    def describe(self) -> str:
+        return f"retry {self.attempt} of {self.of} in {self.delay:.1f} s"
+
+
+# --------------------------------------------------------------------------------------------------
+# Sessions
+
+
+@_event
 class SessionStarted(Event):
     kind: ClassVar[str] = "session-started"
     session: str = ""
@@ -74,7 +340,7 @@ class SessionStarted(Event):
         )
 
 
-@dataclass(frozen=True)
+@_event
 class SessionAdopted(Event):
     kind: ClassVar[str] = "session-adopted"
     session: str = ""
@@ -84,7 +350,7 @@ class SessionAdopted(Event):
         return f"session {self.session[:8]} re-adopted in pane {self.pane}"
 
 
-@dataclass(frozen=True)
+@_event
 class SessionEnded(Event):
     kind: ClassVar[str] = "session-ended"
     session: str = ""
@@ -96,18 +362,95 @@ class SessionEnded(Event):
         return f"session {self.session[:8]} ended ({self.reason}{code})"
 
 
-@dataclass(frozen=True)
-class RetryScheduled(Event):
-    kind: ClassVar[str] = "retry-scheduled"
-    attempt: int = 1
-    of: int = 3
-    delay: float = 0.0
+@_event
+class ContextReading(Event):
+    kind: ClassVar[str] = "context"
+    session: str = ""
+    percent: float = 0.0
+    tokens: int = 0
+    window: int = 0
+    level: str = "green"
+    #: where the figure comes from (statusline, transcript); not who wrote the event
+    reading_source: str = ""
 
     def describe(self) -> str:
-        return f"retry {self.attempt} of {self.of} in {self.delay:.1f} s"
+        return (
+            f"context {self.percent:.0f}% ({self.tokens:,} of {self.window:,} tokens, "
+            f"{self.reading_source})"
+        )
 
 
-@dataclass(frozen=True)
+@_event
+class AgentStateChanged(Event):
+    kind: ClassVar[str] = "agent-state"
+    session: str = ""
+    state: str = ""
+    #: what told loom (a hook, the pane's text)
+    seen_by: str = ""
+    detail: str = ""
+
+    def describe(self) -> str:
+        detail = f": {self.detail}" if self.detail else ""
+        return f"agent {self.state} ({self.seen_by}){detail}"
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.state in ("waiting-for-input", "needs-permission")
+
+
+# --------------------------------------------------------------------------------------------------
+# Handoffs, memory, merges
+
+
+@_event
+class HandoffEvent(Event):
+    """A step of an enforced handoff: requested, timeout, swapped, loop-guard."""
+
+    kind: ClassVar[str] = "handoff"
+    session: str = ""
+    step: str = ""
+    path: str = ""
+    trigger: str = ""
+    detail: str = ""
+    reading_at: float | None = None
+
+    def describe(self) -> str:
+        return f"handoff {self.step}" + (f": {self.detail}" if self.detail else "")
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.step == "loop-guard"
+
+
+@_event
+class HandoffWritten(Event):
+    kind: ClassVar[str] = "handoff-written"
+    session: str | None = None
+    path: str = ""
+    trigger: str = ""
+    written_by: str = ""
+
+    def describe(self) -> str:
+        who = {"agent": "the agent", "user": "hand"}.get(self.written_by, "loom")
+        return f"handoff {self.path} written by {who} ({self.trigger})"
+
+    @property
+    def needs_attention(self) -> bool:
+        return True
+
+
+@_event
+class MemoryRecorded(Event):
+    kind: ClassVar[str] = "memory"
+    source: str = "cli"
+    entry: str = "note"
+    text: str = ""
+
+    def describe(self) -> str:
+        return f"memory {self.entry}: {self.text}"
+
+
+@_event
 class MergeDone(Event):
     kind: ClassVar[str] = "merge-done"
     commit: str | None = None
@@ -119,7 +462,7 @@ class MergeDone(Event):
         return f"nothing to merge into {self.base}"
 
 
-@dataclass(frozen=True)
+@_event
 class MergeConflict(Event):
     kind: ClassVar[str] = "merge-conflict"
     files: tuple[str, ...] = ()
@@ -136,7 +479,7 @@ class MergeConflict(Event):
         return True
 
 
-@dataclass(frozen=True)
+@_event
 class MergeWaiting(Event):
     kind: ClassVar[str] = "merge-waiting"
     message: str = ""
@@ -145,92 +488,18 @@ class MergeWaiting(Event):
         return self.message
 
 
-@dataclass(frozen=True)
-class ContextReading(Event):
-    kind: ClassVar[str] = "context"
-    session: str = ""
-    percent: float = 0.0
-    tokens: int = 0
-    window: int = 0
-    level: str = "green"
-    source: str = ""
-
-    def describe(self) -> str:
-        return (
-            f"context {self.percent:.0f}% ({self.tokens:,} of {self.window:,} tokens, "
-            f"{self.source})"
-        )
-
-
-@dataclass(frozen=True)
-class AgentStateChanged(Event):
-    kind: ClassVar[str] = "agent-state"
-    session: str = ""
-    state: str = ""
-    source: str = ""
-    detail: str = ""
-
-    def describe(self) -> str:
-        detail = f": {self.detail}" if self.detail else ""
-        return f"agent {self.state} ({self.source}){detail}"
-
-    @property
-    def needs_attention(self) -> bool:
-        return self.state in ("waiting-for-input", "needs-permission")
-
-
-@dataclass(frozen=True)
-class HandoffEvent(Event):
-    kind: ClassVar[str] = "handoff"
-    session: str = ""
-    step: str = ""
-    path: str = ""
-    trigger: str = ""
-    detail: str = ""
-    reading_at: float | None = None
-
-    def describe(self) -> str:
-        return f"handoff {self.step}" + (f": {self.detail}" if self.detail else "")
-
-    @property
-    def needs_attention(self) -> bool:
-        return self.step in ("written", "loop-guard")
-
-
-@dataclass(frozen=True)
-class PlanFinished(Event):
-    kind: ClassVar[str] = "plan-finished"
-    ok: bool = True
-    summary: str = ""
-
-    def describe(self) -> str:
-        return ("plan complete: " if self.ok else "plan stuck: ") + self.summary
-
-    @property
-    def needs_attention(self) -> bool:
-        return True
-
-
-@dataclass(frozen=True)
-class SchedulerError(Event):
-    kind: ClassVar[str] = "error"
-    message: str = ""
-
-    def describe(self) -> str:
-        return f"error: {self.message}"
-
-    @property
-    def needs_attention(self) -> bool:
-        return True
-
-
-@dataclass(frozen=True)
-class Notice(Event):
-    kind: ClassVar[str] = "notice"
+@_event
+class MergeFailed(Event):
+    kind: ClassVar[str] = "merge-failed"
+    source: str = "cli"
     message: str = ""
 
     def describe(self) -> str:
         return self.message
+
+    @property
+    def needs_attention(self) -> bool:
+        return True
 
 
 def format_line(event: Event) -> str:

@@ -16,6 +16,24 @@ import os
 
 TEMP_SUFFIX = ".tmp"
 _counter = itertools.count(1)
+#: The test hook behind `LOOM_TEST_KILL_AT_WRITE`: writes left before this process kills itself.
+_writes_left: list[int] = []
+
+
+def arm_kill_at_write(count: int) -> None:
+    """Make this process SIGKILL itself right after its ``count``-th write (a test hook: the
+    scheduler arms it from ``LOOM_TEST_KILL_AT_WRITE`` to prove every write boundary resumable)."""
+    _writes_left[:] = [count] if count > 0 else []
+
+
+def write_boundary() -> None:
+    """Called after each write that changes the world (a record, a pane, a branch)."""
+    if _writes_left:
+        _writes_left[0] -= 1
+        if _writes_left[0] <= 0:
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _temp_name(path: str) -> str:
@@ -59,6 +77,8 @@ def atomic_write(path: str, data: str | bytes, mode: int = 0o644) -> None:
         _unlink_quietly(tmp)
         raise
     fsync_dir(os.path.dirname(path))
+    if _writes_left:
+        write_boundary()
 
 
 def _unlink_quietly(path: str) -> None:

@@ -21,6 +21,7 @@ from loom_tui.core import frontmatter
 from loom_tui.core.fsutil import atomic_write
 
 if TYPE_CHECKING:
+    from loom_tui.core.events import HandoffWritten
     from loom_tui.core.model import SessionRecord, StageRecord
     from loom_tui.core.store import Store
 
@@ -204,9 +205,15 @@ def write_handoff(
     summary: str = "",
     next_steps: list[str] | None = None,
     decisions: list[str] | None = None,
-) -> str:
-    """Write the stage's next handoff file and record it; returns its path."""
+) -> tuple[str, HandoffWritten]:
+    """Write the stage's next handoff file and record it in the stage and the session.
+
+    Returns its path and the event, for the caller to append (the CLI) or emit (the scheduler).
+    The session records the handoff and its trigger: a handoff loom wrote after a crash (trigger
+    ``crash``) tells the scheduler that the session crashed rather than handed off.
+    """
     from loom_tui.core.errors import UsageError
+    from loom_tui.core.events import HandoffWritten
     from loom_tui.core.memory import decisions as memory_decisions
 
     if trigger not in TRIGGERS:
@@ -255,16 +262,17 @@ def write_handoff(
             current = store.read_session(session.id)
             current.handoff = name
             current.handoff_at = time.time()
+            current.handoff_trigger = trigger
             store.write_session(current)
-    store.append_event(
-        "handoff-written",
+    event = HandoffWritten(
         stage=stage_id,
         session=session_id,
         path=name,
         trigger=trigger,
         written_by=written_by,
+        source="scheduler" if written_by == "loom" else "cli",
     )
-    return path
+    return path, event
 
 
 def read_handoff(store: Store, name: str) -> tuple[dict[str, object], str]:

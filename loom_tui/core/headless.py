@@ -11,8 +11,8 @@ import signal
 import sys
 from collections.abc import Callable
 
+from loom_tui.core.engine import Scheduler, SchedulerOptions
 from loom_tui.core.events import Event, format_line
-from loom_tui.core.scheduler import Scheduler, SchedulerOptions
 from loom_tui.core.store import Store
 
 

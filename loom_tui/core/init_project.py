@@ -102,5 +102,7 @@ def init_project(plan_path: str, cwd: str, *, clean: bool = False) -> tuple[Stor
         for index in range(len(plan.stages)):
             store.write_stage(stage_record(plan, index))
     git.exclude_paths(root, [f"/{WORK_DIR_NAME}/", f"/{WORKTREES_DIR_NAME}/"])
-    store.append_event("plan-initialised", plan=plan.id, stages=len(plan.stages), base=base)
+    from loom_tui.core.events import PlanInitialised
+
+    store.append_event(PlanInitialised(plan=plan.id, stages=len(plan.stages), base=base))
     return store, plan

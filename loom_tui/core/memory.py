@@ -30,7 +30,9 @@ def add(store: Store, stage_id: str, kind: str, text: str) -> str:
         else:
             with open(path, "a", encoding="utf-8") as fh:
                 fh.write(entry)
-    store.append_event(f"memory-{kind}", stage=stage_id, text=text[:200])
+    from loom_tui.core.events import MemoryRecorded
+
+    store.append_event(MemoryRecorded(stage=stage_id, entry=kind, text=text[:200]))
     return path
 
 

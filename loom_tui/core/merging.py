@@ -6,10 +6,10 @@ scheduler's automatic merges and this one share `git.merge_stage` and the merge 
 
 from __future__ import annotations
 
-import os
-
 from loom_tui.core import git
+from loom_tui.core.engine.ports import GitRepository, Repository
 from loom_tui.core.errors import LoomError, TransitionError
+from loom_tui.core.events import MergeDone, MergeFailed, StageStatusChanged
 from loom_tui.core.fsutil import FileLock
 from loom_tui.core.model import StageRecord, Status
 from loom_tui.core.store import Store
@@ -23,7 +23,9 @@ def scheduler_running(store: Store) -> bool:
     return True
 
 
-def merge_now(store: Store, stage_id: str, source: str = "cli") -> str:
+def merge_now(
+    store: Store, stage_id: str, source: str = "cli", repo: Repository | None = None
+) -> str:
     """Merge the stage's branch into the base; returns the message, raises on failure."""
     stage = store.read_stage(stage_id)
     if stage.merged:
@@ -34,24 +36,36 @@ def merge_now(store: Store, stage_id: str, source: str = "cli") -> str:
             "conflict) can be merged"
         )
     config = store.config()
-    lock = FileLock(os.path.join(store.work_dir, "merge.lock"))
-    with lock:
-        result = git.merge_stage(store.root, stage_id, config.base_branch)
+    repo = repo or GitRepository(store.root, config.base_branch, store.work_dir)
+    result = repo.merge(stage_id)
     message = result.describe(stage_id, config.base_branch)
     if not result.ok:
-        store.append_event("merge-failed", stage=stage_id, source=source, message=message)
+        store.append_event(MergeFailed(stage=stage_id, source=source, message=message))
         raise LoomError(message)
+
+    resolved: list[bool] = []
 
     def merged(record: StageRecord) -> None:
         if record.status is Status.MERGE_CONFLICT:
+            resolved.append(True)
             record.set_status(Status.COMPLETED)
         record.merged = True
         record.merge_commit = result.commit
         record.blocked_reason = None
 
     store.update_stage(stage_id, merged)
+    if resolved:
+        store.append_event(
+            StageStatusChanged(
+                stage=stage_id,
+                source=source,
+                old="merge-conflict",
+                new="completed",
+                reason="the conflict was resolved",
+            )
+        )
     store.append_event(
-        "merge-done", stage=stage_id, source=source, commit=result.commit, message=message
+        MergeDone(stage=stage_id, source=source, commit=result.commit, base=config.base_branch)
     )
     from loom_tui.core.actions import promote_ready
 

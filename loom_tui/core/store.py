@@ -29,10 +29,11 @@ from loom_tui.core.model import Record, SessionRecord, StageRecord
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from typing import TypeVar
 
     from loom_tui.core.config import ProjectConfig
+    from loom_tui.core.events import Event
 
     R = TypeVar("R", bound=Record)
 
@@ -241,6 +242,23 @@ class Store:
             self.write_stage(record)
         return record
 
+    def update_stages(
+        self,
+        stage_ids: Iterable[str],
+        change: Callable[[StageRecord, dict[str, StageRecord]], bool],
+        context: Iterable[str] = (),
+    ) -> list[StageRecord]:
+        """Change many stages under one lock: ``change(record, fresh)`` is called for each of
+        ``stage_ids`` with every record read (those and ``context``) and says whether it changed
+        the record; the changed ones are written and returned."""
+        ids = list(dict.fromkeys(stage_ids))
+        with self.lock():
+            fresh = {i: self.read_stage(i) for i in dict.fromkeys([*ids, *context])}
+            changed = [fresh[i] for i in ids if change(fresh[i], fresh)]
+            for record in changed:
+                self.write_stage(record)
+        return changed
+
     # sessions ---------------------------------------------------------------------------------
     def session_path(self, session_id: str) -> str:
         _check_session_id(session_id)
@@ -300,11 +318,14 @@ class Store:
         return [p for p in self._list(self.handoffs_dir) if os.path.basename(p).startswith(prefix)]
 
     # events -----------------------------------------------------------------------------------
-    def append_event(self, kind: str, **fields: object) -> dict[str, object]:
-        """Append one event line to events.jsonl (one `write` with O_APPEND: lines never mix)."""
-        event: dict[str, object] = {"ts": round(time.time(), 6), "kind": kind}
-        event.update(fields)
-        line = (json.dumps(event, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    def append_event(self, event: Event) -> Event:
+        """Append one event to events.jsonl (one `write` with O_APPEND: lines never mix)."""
+        self.append_json(event.to_json())
+        return event
+
+    def append_json(self, data: dict[str, object]) -> None:
+        """Append one JSON line to events.jsonl; `append_event` is the way for events."""
+        line = (json.dumps(data, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         fd = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             size = os.fstat(fd).st_size
@@ -313,7 +334,6 @@ class Store:
             os.close(fd)
         if size > EVENTS_ROTATE_BYTES:
             self._rotate_events()
-        return event
 
     def _rotate_events(self) -> None:
         with self.lock():

@@ -27,6 +27,7 @@ import signal
 import libtmux
 
 from loom_tui.core.errors import LoomError
+from loom_tui.core.fsutil import write_boundary
 
 SESSION_NAME = "loom"
 MARKER_PREFIX = "loom-"
@@ -270,6 +271,7 @@ class Tmux:
         if len(parts) != len(_FIELDS):
             raise TmuxError(f"tmux new-window: unexpected output {lines[0]!r}")
         pane_id, dead, status, pid, window_id, wname, current, start = parts
+        write_boundary()
         return PaneInfo(
             pane_id, dead == "1", _int(status), _int(pid), window_id, wname, current, start
         )
@@ -284,6 +286,7 @@ class Tmux:
 
     def kill_window(self, target: str) -> None:
         self.cmd("kill-window", "-t", target, check=False)
+        write_boundary()
 
     def kill_pane(self, target: str) -> None:
         self.cmd("kill-pane", "-t", target, check=False)
@@ -298,6 +301,7 @@ class Tmux:
         self.cmd("paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id)
         if enter:
             self.cmd("send-keys", "-t", pane_id, "Enter")
+        write_boundary()
 
     def attach_command(self, target: str) -> list[str]:
         """The command a person runs to attach to a pane of this server."""

@@ -294,13 +294,16 @@ def verify_stage(
     for entry in stage.wiring:
         add(check_wiring(cwd, entry))
     report = VerifyReport(stage_id, cwd, checks)
+    from loom_tui.core.events import VerifyDone
+
     store.append_event(
-        "verify",
-        stage=stage_id,
-        passed=report.passed,
-        checks=len(checks),
-        failed=[f"{c.kind}: {c.target}" for c in report.failed],
-        cwd=store.rel(cwd),
+        VerifyDone(
+            stage=stage_id,
+            passed=report.passed,
+            checks=len(checks),
+            failed=tuple(f"{c.kind}: {c.target}" for c in report.failed),
+            cwd=store.rel(cwd),
+        )
     )
     return report
 

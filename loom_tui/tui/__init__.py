@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from loom_tui.core.scheduler import SchedulerOptions
+    from loom_tui.core.engine import SchedulerOptions
     from loom_tui.core.store import Store
 
 

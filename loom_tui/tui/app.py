@@ -26,10 +26,10 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from loom_tui.core import actions
+from loom_tui.core.engine import Scheduler, SchedulerOptions
 from loom_tui.core.errors import LockBusy, LoomError
 from loom_tui.core.events import Event, PlanFinished
 from loom_tui.core.model import NEEDS_ATTENTION, Status
-from loom_tui.core.scheduler import Scheduler, SchedulerOptions
 from loom_tui.core.store import RecordCache, Store
 from loom_tui.tui import attach as attach_module
 from loom_tui.tui.keys import KEYS

@@ -67,10 +67,15 @@ def statuses_of(project: Project, stage_id: str) -> list[str]:
 
 
 def handoff_steps(project: Project, stage_id: str) -> list[tuple[str, str]]:
+    """The handoff's steps in order: the scheduler's `handoff` events, and `handoff-written`
+    (by the agent or by loom) as the step ``written``."""
     return [
-        (str(e["step"]), str(e.get("trigger") or ""))
-        for e in project.events("handoff")
-        if e["stage"] == stage_id
+        (
+            "written" if e["kind"] == "handoff-written" else str(e["step"]),
+            str(e.get("trigger") or ""),
+        )
+        for e in project.events()
+        if e.get("stage") == stage_id and e["kind"] in ("handoff", "handoff-written")
     ]
 
 
@@ -368,7 +373,8 @@ def test_a_handoff_written_before_loom_asked_is_followed(
     assert "Stopped by hand." in body
     assert body.strip() in signal_of(project, second)
     assert "needs-handoff" in statuses_of(project, "a")
-    assert handoff_steps(project, "a")[0] == ("requested", "manual")
+    # written by hand first; loom then follows it as a request, and swaps
+    assert handoff_steps(project, "a")[:2] == [("written", "manual"), ("requested", "manual")]
     assert project.starts_of("a") == 2
 
 
@@ -456,7 +462,7 @@ def test_agent_waiting_for_a_person_and_the_answer_typed_into_its_pane(
     assert session.generation == 1 and project.starts_of("a") == 1
     states = [e for e in project.events("agent-state") if e["session"] == session.id]
     back = [i for i, e in enumerate(states) if e["state"] == agent_state]
-    assert back and states[back[0]]["source"] == "hook:Notification"
+    assert back and states[back[0]]["seen_by"] == "hook:Notification"
     assert any(e["state"] == "working" for e in states[back[0] + 1 :])
 
 
@@ -488,7 +494,7 @@ def test_every_context_reading_agrees_with_its_transcript(make_project: MakeProj
     assert windows == {ONE_MILLION}
     wide_peak = max(e["tokens"] for e in project.events("context") if e["stage"] == "wide")
     assert wide_peak > DEFAULT_WINDOW  # over 200k tokens, and still at most 100%
-    sources = {e["source"] for e in project.events("context")}
+    sources = {e["reading_source"] for e in project.events("context")}
     assert sources == {"statusline", "transcript"}
     # the compaction showed: a reading of 0 right after it, from the transcript
     squeeze_first = by_generation(project, "squeeze")[0]
@@ -497,7 +503,7 @@ def test_every_context_reading_agrees_with_its_transcript(make_project: MakeProj
         for e in project.events("context")
         if e["session"] == squeeze_first.id and e["tokens"] == 0
     ]
-    assert zero and all(e["source"] == "transcript" for e in zero)
+    assert zero and all(e["reading_source"] == "transcript" for e in zero)
     # each session's record ends on its transcript's last figure, or an earlier one
     for session in sessions:
         assert session.transcript_path is not None

@@ -154,7 +154,7 @@ def test_always_crash_stays_blocked_after_max_retries_with_a_diagnosis_hint(
 
 
 def test_backoff_doubles_and_is_capped() -> None:
-    from loom_tui.core.scheduler import backoff_seconds
+    from loom_tui.core.engine.rules_stages import backoff_seconds
 
     assert [backoff_seconds(n, 30, 300) for n in range(1, 7)] == [30, 60, 120, 240, 300, 300]
 

@@ -31,8 +31,8 @@ import pygit2
 import pytest
 
 from loom_tui.core import frontmatter
+from loom_tui.core.engine import SchedulerOptions
 from loom_tui.core.model import SessionRecord, StageRecord, Status
-from loom_tui.core.scheduler import SchedulerOptions
 from loom_tui.core.store import Store
 from loom_tui.core.tmux import Tmux
 from loom_tui.tui.app import LoomApp

@@ -178,8 +178,10 @@ def test_skip_promotes_the_dependents_whose_dependencies_are_all_done(store: Sto
     assert sorted(str(e["stage"]) for e in promoted) == sorted(DEPENDENTS_OF_SCAFFOLD)
     for event in promoted:
         assert event["kind"] == "stage-status"
-        assert event["status"] == "queued"
-        assert event["reason"] == "dependencies"
+        assert (event["old"], event["new"]) == ("waiting-for-deps", "queued")
+        assert event["reason"] == "dependencies done"
+        assert event["source"] == "cli"
+        assert event["message"] == "waiting-for-deps → queued (dependencies done)"
 
 
 def test_skip_promotes_only_when_every_dependency_is_done(store: Store) -> None:
@@ -330,9 +332,7 @@ def test_reset_clears_the_run_state_and_keeps_the_hold(store: Store) -> None:
 
 
 def test_reset_targets_waiting_when_dependencies_are_not_done(store: Store) -> None:
-    actions.skip(store, "scaffold")
-    force(store, "tokenizer", S.EXECUTING, retry_count=1)
-    actions.reset(store, "scaffold")  # scaffold no longer done
+    force(store, "tokenizer", S.BLOCKED, retry_count=1)  # scaffold is not done
     result = actions.reset(store, "tokenizer")
     assert result.message == "stage tokenizer reset to waiting-for-deps"
     assert store.read_stage("tokenizer").status is S.WAITING_FOR_DEPS
@@ -346,11 +346,14 @@ def test_reset_targets_queued_when_dependencies_are_done(store: Store) -> None:
     assert store.read_stage("counter").status is S.QUEUED
 
 
-def test_resetting_a_done_stage_sends_its_queued_dependents_back_to_waiting(store: Store) -> None:
+def test_resetting_a_done_stage_sends_every_unfinished_dependent_back_to_waiting(
+    store: Store,
+) -> None:
     finish(store, "scaffold")
     actions.promote_ready(store)
     assert [store.read_stage(i).status for i in DEPENDENTS_OF_SCAFFOLD] == [S.QUEUED] * 3
-    force(store, "docs", S.EXECUTING)  # a running dependent is left alone
+    force(store, "docs", S.EXECUTING, session_id="s-docs")  # a running one too
+    force(store, "counter", S.EXECUTING, S.BLOCKED, retry_count=1, next_retry_at=1e10)
     events = Events(store)
     result = actions.reset(store, "scaffold")
     assert result.changed
@@ -358,16 +361,29 @@ def test_resetting_a_done_stage_sends_its_queued_dependents_back_to_waiting(stor
         "scaffold": "queued",
         "tokenizer": "waiting-for-deps",
         "counter": "waiting-for-deps",
-        "docs": "executing",
+        "docs": "waiting-for-deps",
         "cli": "waiting-for-deps",
         "release": "waiting-for-deps",
     }
+    counter = store.read_stage("counter")
+    assert (counter.next_retry_at, counter.retry_count) == (None, 0)  # its retry is cancelled
+    assert store.read_stage("docs").session_id is None  # the scheduler ends that session
     new = events.new()
     assert (new[0]["kind"], new[0]["stage"]) == ("stage-reset", "scaffold")
-    assert sorted(f"{e['kind']} {e['stage']} {e['status']}" for e in new[1:]) == [
-        "stage-status counter waiting-for-deps",
-        "stage-status tokenizer waiting-for-deps",
+    assert sorted(f"{e['kind']} {e['stage']} {e['old']}>{e['new']}" for e in new[1:]) == [
+        "stage-status counter blocked>waiting-for-deps",
+        "stage-status docs executing>waiting-for-deps",
+        "stage-status tokenizer queued>waiting-for-deps",
     ]
+    assert {e["reason"] for e in new[1:]} == {"its dependency scaffold was reset"}
+
+
+def test_a_completed_dependent_is_kept_by_a_reset(store: Store) -> None:
+    finish(store, "scaffold")
+    actions.promote_ready(store)
+    force(store, "docs", S.EXECUTING, S.COMPLETED)
+    actions.reset(store, "scaffold")
+    assert store.read_stage("docs").status is S.COMPLETED
 
 
 def test_resetting_a_skipped_stage_puts_dependents_back(store: Store) -> None:

@@ -45,7 +45,7 @@ def test_core_module_does_not_load_textual(module: str) -> None:
 
 
 def test_the_module_list_is_not_empty() -> None:
-    assert "loom_tui.core.scheduler" in CORE_MODULES
+    assert "loom_tui.core.engine.scheduler" in CORE_MODULES
     assert "loom_tui.core.agents.claude" in CORE_MODULES
 
 

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from loom_tui.core import frontmatter
 from loom_tui.core.config import CONFIG_NAME, ProjectConfig, read_config, write_config
 from loom_tui.core.errors import NotFound, ProjectNotFound, StoreError, UsageError
+from loom_tui.core.events import Notice
 from loom_tui.core.fsutil import TEMP_SUFFIX, FileLock, atomic_write
 from loom_tui.core.model import StageRecord, Status
 from loom_tui.core.project import find_work_dir
@@ -440,7 +441,7 @@ pad = sys.argv[4]
 print("ready", flush=True)
 sys.stdin.readline()
 for seq in range(count):
-    store.append_event("test", who=who, seq=seq, pad=pad * (1 + seq % 7))
+    store.append_json({"kind": "test", "who": who, "seq": seq, "pad": pad * (1 + seq % 7)})
 """
 
 
@@ -469,12 +470,13 @@ def test_concurrent_event_lines_never_interleave(tmp_path: Path) -> None:
 def test_read_events_skips_broken_lines(tmp_path: Path) -> None:
     store = make_store(tmp_path)
     assert store.read_events() == []
-    store.append_event("one", n=1)
+    store.append_event(Notice(message="one"))
     with open(store.events_path, "a", encoding="utf-8") as fh:
         fh.write('{"torn": \n[1, 2]\n')
-    store.append_event("two", n=2, obj=Path("x"))
+    store.append_json({"kind": "two", "obj": Path("x")})
     events = store.read_events()
-    assert [e["kind"] for e in events] == ["one", "two"]
+    assert [e["kind"] for e in events] == ["notice", "two"]
+    assert events[0]["message"] == "one"
     assert events[1]["obj"] == "x"
 
 

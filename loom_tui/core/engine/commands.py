@@ -1,0 +1,135 @@
+"""What `decide` asks for: each command is a value, carried out by the `Executor`.
+
+A command names the state it expects (a stage's session, a retry's due time), and the executor
+re-checks that under the store lock before writing, so a command that arrives after the world moved
+(a person held the stage, an agent completed it) changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loom_tui.core.engine.world import PaneView
+from loom_tui.core.model import Status
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    stage: str
+
+
+@dataclass(frozen=True, slots=True)
+class Promote(Command):
+    """Move many stages between waiting-for-deps and queued, under one lock.  ``stage`` is the
+    first one (for messages)."""
+
+    changes: tuple[tuple[str, Status], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StartSession(Command):
+    """Start the stage's next generation in a new pane (from the base when ``fresh``)."""
+
+    generation: int = 1
+    fresh: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EndSession(Command):
+    """Record a session's end: capture its last lines, kill its window, write why it ended."""
+
+    session: str = ""
+    status: str = "ended"
+    reason: str = ""
+    exit_code: int | None = None
+    pane: PaneView | None = None
+    #: ended because it did not hand off in time (loom writes its handoff)
+    handoff_timeout: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptSession(Command):
+    """Record the pane of a session that runs on (a restarted scheduler found it)."""
+
+    session: str = ""
+    pane: PaneView | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NudgeTmux(Command):
+    """tmux lost a dead pane's exit status: send its server SIGCHLD and look again soon."""
+
+    session: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FollowAgent(Command):
+    """The stage follows its agent: executing <-> waiting-for-input."""
+
+    session: str = ""
+    to: Status = Status.EXECUTING
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHandoff(Command):
+    """Ask the session to hand off: record the request, then make the stage needs-handoff."""
+
+    session: str = ""
+    trigger: str = "budget"
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PasteHandoffRequest(Command):
+    """Type the handoff request into an idle agent's pane (no hook fires at its prompt)."""
+
+    session: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteHandoff(Command):
+    """Write the handoff the session did not write (it crashed, or ignored the request)."""
+
+    session: str = ""
+    trigger: str = "budget"
+
+
+@dataclass(frozen=True, slots=True)
+class Requeue(Command):
+    """Queue an active stage again: its session handed off, never started, or is missing.
+    ``undo_generation`` gives back the generation of a session that never ran."""
+
+    session: str | None = None
+    reason: str = ""
+    undo_generation: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Block(Command):
+    """Block an active stage whose session ended without completing it, with a retry or not."""
+
+    session: str | None = None
+    reason: str = ""
+    failure_kind: str = "crash"
+    exit_code: int | None = None
+    retry_at: float | None = None
+    attempt: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retry(Command):
+    """A blocked stage's retry is due: count it and queue the stage (or make it wait again)."""
+
+    due_at: float = 0.0
+    to: Status = Status.QUEUED
+
+
+@dataclass(frozen=True, slots=True)
+class Merge(Command):
+    """Merge a completed stage's branch into the base."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveWorktree(Command):
+    """A merged stage's worktree and branch are no longer needed."""

@@ -1,0 +1,191 @@
+"""Following each live session: its context gauge and its agent's state, recorded as they change.
+
+Before each decision the scheduler asks the `SessionObserver` what is new: hook logs and
+transcripts (through `SessionMonitor`), and, when the hooks have been silent a while, the pane's
+text.  State changes, and any reading at or over the stage's budget, are written to the session
+record at once, because `decide` acts on them; routine gauge figures (tokens, cost) are written at
+most once a second per session, since hooks report them on every tool call of every agent.
+
+Blocking (file reads, a tmux capture): the scheduler runs `observe` in a thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from loom_tui.core import context
+from loom_tui.core.engine.ports import PaneHost
+from loom_tui.core.engine.world import PaneView
+from loom_tui.core.events import AgentStateChanged, ContextReading, Event
+from loom_tui.core.model import SessionRecord, StageRecord
+from loom_tui.core.session_monitor import SessionMonitor, Update, state_from_pane_text
+from loom_tui.core.store import Store
+
+#: A gauge that moved by GAUGE_STEP points or more is written within GAUGE_FLUSH seconds; other
+#: figures (tokens and cost only) every GAUGE_MINOR_FLUSH seconds.
+GAUGE_FLUSH = 1.0
+GAUGE_STEP = 0.5
+GAUGE_MINOR_FLUSH = 5.0
+PANE_TEXT_LINES = 30
+
+
+class SessionObserver:
+    def __init__(
+        self, store: Store, panes: PaneHost, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.panes = panes
+        self.clock = clock
+        self.monitor = SessionMonitor(store.hooks_dir)
+        #: gauge figures read but not written yet, by session id
+        self._pending: dict[str, dict[str, object]] = {}
+        self._flush_at = 0.0
+        self._minor_at = 0.0
+
+    def observe(
+        self,
+        sessions: list[SessionRecord],
+        stages: Mapping[str, StageRecord],
+        panes: Mapping[str, PaneView],
+    ) -> tuple[list[Event], float | None]:
+        """Record what is new about ``sessions``; returns the events, and when to look again
+        for gauge figures still waiting to be written (None if none wait)."""
+        now = self.clock()
+        events: list[Event] = []
+        flushed = False
+        stage_gauges: dict[str, tuple[str, float]] = {}
+        for listed in sessions:
+            session = listed
+            stage = stages.get(session.stage_id)
+            update = self.monitor.poll(session)
+            state = update.state
+            pane = panes.get(session.id)
+            if (
+                state is None
+                and pane is not None
+                and not pane.dead
+                and self.monitor.wants_pane_text(session, now)
+            ):
+                seen = state_from_pane_text(self.panes.capture(pane.pane_id, PANE_TEXT_LINES), now)
+                if seen is not None and seen.state != session.agent_state:
+                    state = seen
+            gauge = self._gather(session, update, now)
+            changes: dict[str, Any] = {}
+            if update.transcript_path and update.transcript_path != session.transcript_path:
+                changes["transcript_path"] = update.transcript_path
+            if update.stop_at is not None and update.stop_at != session.stop_at:
+                changes["stop_at"] = update.stop_at
+            if state is not None and state.state != session.agent_state:
+                changes.update(
+                    agent_state=state.state,
+                    agent_state_source=state.source,
+                    agent_state_at=state.at,
+                )
+            budget = stage.context_budget if stage is not None else 100
+            over = update.reading is not None and update.reading.percent >= budget
+            shown = session.context_percent if session.context_percent is not None else -100.0
+            percent = gauge.get("context_percent", shown)
+            moved = isinstance(percent, int | float) and abs(percent - shown) >= GAUGE_STEP
+            due = (moved and now - self._flush_at >= GAUGE_FLUSH) or (
+                now - self._minor_at >= GAUGE_MINOR_FLUSH
+            )
+            if gauge and (changes or over or due):
+                changes.update(gauge)
+                gauge.clear()
+                flushed = True
+            if changes:
+                session = self.store.update_session(session.id, _setter(changes))
+            if "context_tokens" in changes:
+                events.append(reading_event(session, changes, budget))
+            if "agent_state" in changes and state is not None:
+                events.append(
+                    AgentStateChanged(
+                        stage=session.stage_id,
+                        session=session.id,
+                        state=state.state,
+                        seen_by=state.source,
+                        detail=state.detail,
+                    )
+                )
+            figure = session.context_percent
+            if (
+                stage is not None
+                and stage.session_id == session.id
+                and figure is not None
+                and (stage.context_percent is None or round(stage.context_percent) != round(figure))
+            ):  # the stage file follows whole points; the session record keeps the exact figure
+                stage_gauges[stage.id] = (session.id, figure)
+        if stage_gauges:
+            self._write_stage_gauges(stage_gauges)
+        if flushed:
+            self._flush_at = now
+        if now - self._minor_at >= GAUGE_MINOR_FLUSH:
+            self._minor_at = now
+        waiting = any(self._pending.values())
+        return events, (max(now + 0.05, self._minor_at + GAUGE_MINOR_FLUSH) if waiting else None)
+
+    def _write_stage_gauges(self, gauges: dict[str, tuple[str, float]]) -> None:
+        def change(record: StageRecord, _fresh: dict[str, StageRecord]) -> bool:
+            session_id, percent = gauges[record.id]
+            if record.session_id != session_id:
+                return False
+            record.context_percent = percent
+            return True
+
+        self.store.update_stages(gauges, change)
+
+    def final(self, session: SessionRecord) -> dict[str, object]:
+        """A session is ending: its last figures, read from its hooks and transcript once more,
+        to be written with its end."""
+        update = self.monitor.poll(session)
+        gauge = self._gather(session, update, self.clock())
+        self._pending.pop(session.id, None)
+        self.monitor.forget(session.id)
+        return dict(gauge)
+
+    def _gather(self, session: SessionRecord, update: Update, now: float) -> dict[str, object]:
+        """Add what ``update`` says of the session's gauge to its figures waiting to be written."""
+        gauge = self._pending.setdefault(session.id, {})
+        reading = update.reading
+        if reading is not None and (
+            session.context_tokens != reading.tokens or session.context_window != reading.window
+        ):
+            gauge.update(
+                context_percent=reading.percent,
+                context_tokens=reading.tokens,
+                context_window=reading.window,
+                context_source=reading.source,
+                context_at=reading.ts or now,
+            )
+        if update.cost_usd is not None and update.cost_usd != session.cost_usd:
+            gauge["cost_usd"] = update.cost_usd
+        if update.input_tokens is not None and update.input_tokens != session.input_tokens:
+            gauge["input_tokens"] = update.input_tokens
+        if update.output_tokens is not None and update.output_tokens != session.output_tokens:
+            gauge["output_tokens"] = update.output_tokens
+        return gauge
+
+
+def reading_event(
+    session: SessionRecord, figures: Mapping[str, Any], budget: int
+) -> ContextReading:
+    percent = float(figures["context_percent"])
+    return ContextReading(
+        stage=session.stage_id,
+        session=session.id,
+        percent=percent,
+        tokens=int(figures["context_tokens"]),
+        window=int(figures["context_window"]),
+        reading_source=str(figures["context_source"]),
+        level=context.level(percent, budget),
+    )
+
+
+def _setter(changes: Mapping[str, object]) -> Callable[[SessionRecord], None]:
+    def apply(record: SessionRecord) -> None:
+        for key, value in changes.items():
+            setattr(record, key, value)
+
+    return apply

@@ -1,0 +1,57 @@
+"""`PaneBook`: the newest listing of the project's tmux panes, and the sessions' views of them.
+
+One `list-panes -a` reads every pane (about 2 ms); the book keeps it between listings and learns
+of the panes this process opens and closes meanwhile, so that a pane opened a moment ago is never
+taken for one that vanished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from loom_tui.core.engine.ports import PaneHost
+from loom_tui.core.engine.world import PaneView
+from loom_tui.core.model import SessionRecord
+from loom_tui.core.tmux import PaneInfo
+
+
+class PaneBook:
+    def __init__(self, host: PaneHost) -> None:
+        self.host = host
+        self.by_id: dict[str, PaneInfo] = {}
+        #: when the panes were last listed (None: never)
+        self.listed_at: float | None = None
+        #: something happened that the listing may not show (an agent exited, tmux was nudged)
+        self.stale = True
+
+    def refresh(self, now: float) -> None:
+        """List every pane (blocking: call it in a thread)."""
+        self.stale = False
+        self.by_id = self.host.list_panes()
+        self.listed_at = now
+
+    def add(self, pane: PaneInfo) -> None:
+        self.by_id[pane.pane_id] = pane
+
+    def remove(self, pane_id: str) -> None:
+        self.by_id.pop(pane_id, None)
+
+    def views(self, sessions: Iterable[SessionRecord]) -> dict[str, PaneView]:
+        """Each session's pane, by session id: by its recorded pane id (unless a newer session
+        reuses that id), else by the session id in the pane's command."""
+        by_marker = {p.session_id: p for p in self.by_id.values() if p.session_id}
+        out = {}
+        for session in sessions:
+            pane = self.by_id.get(session.pane_id) if session.pane_id else None
+            if pane is not None and pane.session_id not in (None, session.id):
+                pane = None
+            pane = pane or by_marker.get(session.id)
+            if pane is not None:
+                out[session.id] = PaneView(
+                    pane_id=pane.pane_id,
+                    window_id=pane.window_id,
+                    pid=pane.pid,
+                    dead=pane.dead,
+                    dead_status=pane.dead_status,
+                )
+        return out

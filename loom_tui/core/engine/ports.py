@@ -1,0 +1,72 @@
+"""What the engine needs from the world outside `.work/`: panes to run agents in, and a git
+repository.  `Tmux` (core/tmux.py) is the real pane host and `GitRepository` below the real
+repository; the policy's property tests hand the executor in-memory ones instead."""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+from loom_tui.core import git
+from loom_tui.core.fsutil import FileLock, write_boundary
+from loom_tui.core.git import MergeResult
+from loom_tui.core.tmux import PaneInfo
+
+
+class PaneHost(Protocol):
+    socket_name: str
+
+    def list_panes(self) -> dict[str, PaneInfo]: ...
+
+    def new_window(
+        self,
+        name: str,
+        cwd: str,
+        argv: list[str],
+        env: dict[str, str],
+        session_id: str,
+        exit_file: str,
+    ) -> PaneInfo: ...
+
+    def capture(self, pane_id: str, lines: int = 40) -> list[str]: ...
+
+    def kill_window(self, target: str) -> None: ...
+
+    def paste(self, pane_id: str, text: str, *, enter: bool = True) -> None: ...
+
+    def nudge(self) -> None: ...
+
+    def kill_server(self) -> None: ...
+
+
+class Repository(Protocol):
+    def ensure_worktree(self, stage_id: str, *, fresh: bool) -> str: ...
+
+    def merge(self, stage_id: str) -> MergeResult: ...
+
+    def remove_worktree(self, stage_id: str) -> None: ...
+
+
+class GitRepository:
+    """The project's repository, through `core.git`; merges hold `.work/merge.lock` (shared with
+    `loom merge`)."""
+
+    def __init__(self, root: str, base_branch: str, work_dir: str) -> None:
+        self.root = root
+        self.base = base_branch
+        self._merge_lock = os.path.join(work_dir, "merge.lock")
+
+    def ensure_worktree(self, stage_id: str, *, fresh: bool) -> str:
+        path = git.ensure_worktree(self.root, stage_id, self.base, fresh=fresh)
+        write_boundary()
+        return path
+
+    def merge(self, stage_id: str) -> MergeResult:
+        with FileLock(self._merge_lock):
+            result = git.merge_stage(self.root, stage_id, self.base)
+        write_boundary()
+        return result
+
+    def remove_worktree(self, stage_id: str) -> None:
+        git.remove_worktree(self.root, stage_id, delete_branch=True)
+        write_boundary()

@@ -1,0 +1,457 @@
+"""The scheduler: runs a plan inside whichever event loop hosts it (the TUI's, or headless).
+
+It owns the run of one project (an exclusive lock on `.work/loom.lock`) and converges the world
+towards the plan in passes.  A pass
+
+1. lists the panes (one `tmux list-panes -a`, at most once a tick unless an agent exited), then
+   reads the records: after the panes, so an agent that completed its stage and then exited is
+   seen completed;
+2. lets the `SessionObserver` record what is new about each live session (gauge, agent state);
+3. calls `decide(world)` and has the `Executor` carry out its commands, again and again on the
+   world they left, until `decide` asks for nothing more.
+
+A pass runs when something changes — `.work/` is watched through inotify (watchfiles), so a
+`loom stage complete` or an agent's exit is seen within milliseconds — when a deadline that `decide`
+named comes (a retry, a handoff timeout), and at least once per tick.  Nothing blocks the event
+loop: git, tmux and file writes run in threads.
+
+The scheduler keeps nothing in memory that a decision needs for good: a new scheduler (after the
+TUI was quit or killed) re-adopts the live panes of its sessions, finishes any step that was cut
+short, and never starts a session twice.  Killed between any two writes, it resumes:
+
+- a start: the session record comes first, then the stage, then the pane, then the session's pane
+  id — a session recorded with no pane never started (its stage is queued again), a pane found by
+  the session id in its command is adopted;
+- an end: the window is killed, then the session's end is recorded — a session whose pane has
+  gone is ended again; once it is recorded, its stage's next step follows from the records alone
+  (a handoff written, the stage queued or blocked), whichever of those steps were done;
+- a handoff request: the session's request, then the stage — a request without its stage's
+  status is made again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from loom_tui.core import git
+from loom_tui.core.agents import get_backend
+from loom_tui.core.agents.claude_code import trusted_folders
+from loom_tui.core.config import ProjectConfig
+from loom_tui.core.engine.executor import Executor
+from loom_tui.core.engine.observer import SessionObserver
+from loom_tui.core.engine.panes import PaneBook
+from loom_tui.core.engine.policy import decide
+from loom_tui.core.engine.ports import GitRepository, PaneHost, Repository
+from loom_tui.core.engine.world import Settings, World
+from loom_tui.core.errors import LockBusy, LoomError
+from loom_tui.core.events import (
+    Event,
+    Notice,
+    PlanFinished,
+    SchedulerError,
+    SchedulerStateChanged,
+    SessionAdopted,
+)
+from loom_tui.core.fsutil import FileLock, arm_kill_at_write
+from loom_tui.core.model import Record, SessionRecord, StageRecord
+from loom_tui.core.store import RecordCache, Store
+from loom_tui.core.tmux import Tmux
+
+T = TypeVar("T")
+Listener = Callable[[Event], None]
+#: Decisions in one pass at most (a pass normally takes a handful; more means a rule oscillates).
+MAX_STEPS = 64
+#: The test hook: SIGKILL this scheduler right after its Nth write (see `fsutil.write_boundary`).
+KILL_AT_WRITE_ENV = "LOOM_TEST_KILL_AT_WRITE"
+#: Threads for blocking work: enough for every start of a wide fan-out to run at once.
+IO_THREADS = 32
+
+
+class SchedulerOptions:
+    """What the command line may override in the project's settings."""
+
+    def __init__(
+        self,
+        *,
+        agent: str | None = None,
+        max_parallel: int | None = None,
+        only_stage: str | None = None,
+        exit_when_done: bool = False,
+    ) -> None:
+        self.agent = agent
+        self.max_parallel = max_parallel
+        self.only_stage = only_stage
+        self.exit_when_done = exit_when_done
+
+
+def settings_of(config: ProjectConfig, options: SchedulerOptions) -> Settings:
+    return Settings(
+        max_parallel=options.max_parallel or config.max_parallel,
+        auto_merge=config.auto_merge,
+        only_stage=options.only_stage,
+        retry_backoff=config.seconds("retry_backoff_seconds"),
+        retry_backoff_max=config.seconds("retry_backoff_max_seconds"),
+        handoff_timeout=config.seconds("handoff_timeout_seconds"),
+        handoff_loop_limit=int(config.seconds("handoff_loop_limit")),
+    )
+
+
+class Scheduler:
+    """Runs one project's plan; see the module's docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        options: SchedulerOptions | None = None,
+        *,
+        panes: PaneHost | None = None,
+        repo: Repository | None = None,
+        clock: Callable[[], float] = time.time,
+        inline_io: bool = False,
+    ) -> None:
+        """``panes``, ``repo``, ``clock`` and ``inline_io`` (blocking work run in the event
+        loop's thread) are for the policy's property tests; a run uses tmux, git and threads."""
+        self.store = store
+        self.options = options or SchedulerOptions()
+        self.config = store.config()
+        self.base = self.config.base_branch
+        self.agent = self.options.agent or self.config.agent
+        self.backend = get_backend(self.agent)
+        self.settings = settings_of(self.config, self.options)
+        self.max_parallel = self.settings.max_parallel
+        self.tick = self.config.seconds("tick_seconds")
+        self.tmux: PaneHost = panes or Tmux(self.config.tmux_socket or "loom-default")
+        self.book = PaneBook(self.tmux)
+        self.clock = clock
+        self.observer = SessionObserver(store, self.tmux, clock)
+        self._inline_io = inline_io
+        self._pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="loom-io")
+        self.executor = Executor(
+            store,
+            self.tmux,
+            repo or GitRepository(store.root, self.base, store.work_dir),
+            self.backend,
+            self.observer,
+            self.book,
+            base_branch=self.base,
+            settings=self.settings,
+            io=self._io,
+            clock=clock,
+        )
+        self.state = "idle"
+        self.finished: PlanFinished | None = None
+        self._listeners: list[Listener] = []
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._lock = FileLock(store.scheduler_lock_path, blocking=False)
+        self._stage_cache = RecordCache()
+        self._session_cache = RecordCache()
+        self._urgent = True
+        self._last_pass = 0.0
+        self._next_deadline: float | None = None
+        self._pass_count = 0
+        self._watch_stop: Any = None
+        #: files this process wrote, by path: their inode, so that the watcher ignores them
+        self._own_writes: dict[str, int] = {}
+        store.on_write = self._note_write
+
+    # faces ------------------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every event; returns the function that unsubscribes it."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def emit(self, event: Event) -> None:
+        """Tell the faces, and append the event to events.jsonl."""
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception as exc:  # a face's bug must not stop the run
+                self._log_error(f"event listener failed: {exc!r}")
+        try:
+            self.store.append_event(event)
+        except OSError as exc:
+            self._log_error(f"cannot append to events.jsonl: {exc}")
+
+    def _log_error(self, message: str) -> None:
+        self.executor.store_log(message)
+
+    def _set_state(self, state: str, detail: str = "") -> None:
+        if state != self.state:
+            self.state = state
+            self.emit(SchedulerStateChanged(state=state, detail=detail))
+
+    def wake(self) -> None:
+        """Ask for a pass as soon as possible (after a change made by this process)."""
+        self._urgent = True
+        self._wake.set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    # running ----------------------------------------------------------------------------------
+    def acquire(self) -> None:
+        if not self._lock.acquire():
+            pid = _read_pid(self.store.scheduler_lock_path)
+            raise LockBusy(
+                "another loom scheduler is running on this project"
+                + (f" (pid {pid})" if pid else "")
+                + "; stop it with `loom stop`, or open `loom` to watch it read-only"
+            )
+        fd = self._lock.fd
+        assert fd is not None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+
+    async def run(self) -> int:
+        """Run until stopped (or, with ``exit_when_done``, until the plan finishes or is stuck).
+
+        Returns 0 when every stage is completed or skipped, 1 otherwise.
+        """
+        if not self._lock.held:
+            self.acquire()
+        kill_at = os.environ.pop(KILL_AT_WRITE_ENV, "")  # never inherited by tmux and agents
+        if kill_at.isdigit():
+            arm_kill_at_write(int(kill_at))
+        if self.backend.name == "claude":
+            await self._pre_accept()
+        watcher = asyncio.create_task(self._watch(), name="loom-watch")
+        self._set_state("running")
+        try:
+            while not self._stop.is_set():
+                self._urgent = False
+                try:
+                    await self.reconcile()
+                except LoomError as exc:
+                    self.emit(SchedulerError(message=exc.message))
+                except Exception as exc:  # keep running: one bad pass must not stop the plan
+                    self._log_error(f"pass failed: {exc!r}")
+                    self.emit(SchedulerError(message=f"{type(exc).__name__}: {exc}"))
+                self._last_pass = time.time()
+                if self.options.exit_when_done and self.finished is not None:
+                    self.book.stale = True  # one more look: record the panes that died meanwhile
+                    with contextlib.suppress(LoomError, OSError):
+                        await self.reconcile()
+                    if self.finished is not None:
+                        break
+                await self._sleep()
+        finally:
+            if self._watch_stop is not None:
+                self._watch_stop.set()
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watcher
+            self._set_state("stopped")
+            self._lock.release()
+            self._pool.shutdown(wait=False)
+        return 0 if self.finished is not None and self.finished.ok else 1
+
+    async def _sleep(self) -> None:
+        """Until the next pass is due: something changed, a deadline came, or a tick went by."""
+        while not self._stop.is_set() and not self._urgent:
+            due = self._last_pass + self.tick
+            if self._next_deadline is not None:
+                due = min(due, self._next_deadline)
+            timeout = due - time.time()
+            if timeout <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+
+    async def reconcile(self) -> None:
+        """One pass; see the module's docstring."""
+        self._pass_count += 1
+        now = self.clock()
+        listed = self.book.listed_at
+        if any(s.live for s in await self._io(self.store.sessions, self._session_cache)) and (
+            self.book.stale or listed is None or now - listed >= self.tick
+        ):
+            await self._io(self.book.refresh, now)
+        stages, sessions = await self._records()
+        live = [s for s in sessions.values() if s.live]
+        gauge_wake = None
+        if live:
+            events, gauge_wake = await self._io(
+                self.observer.observe, live, stages, self.book.views(live)
+            )
+            self._emit_all(events)
+        if self._pass_count == 1:
+            self._announce_adopted(live)
+        decision = None
+        for _step in range(MAX_STEPS):
+            stages, sessions = await self._records()
+            world = self._world(stages, sessions)
+            decision = decide(world)
+            if not decision.commands:
+                break
+            self._emit_all(await self.executor.execute(decision.commands, world))
+        else:
+            self._log_error(f"a pass took {MAX_STEPS} decisions: {decision!r}")
+        assert decision is not None
+        wake = [t for t in (decision.wake_at, gauge_wake) if t is not None]
+        self._next_deadline = min(wake) if wake else None
+        self._follow_outcome(decision.finished)
+
+    async def _records(self) -> tuple[dict[str, StageRecord], dict[str, SessionRecord]]:
+        def read() -> tuple[dict[str, StageRecord], dict[str, SessionRecord]]:
+            stages = {s.id: s for s in self.store.stages(self._stage_cache)}
+            sessions = {s.id: s for s in self.store.sessions(self._session_cache)}
+            return stages, sessions
+
+        return await self._io(read)
+
+    def _world(self, stages: dict[str, StageRecord], sessions: dict[str, SessionRecord]) -> World:
+        live = [s for s in sessions.values() if s.live]
+        exits = {}
+        for session in live:
+            code = _read_exit(self.executor.exit_file(session.id))
+            if code is not None:
+                exits[session.id] = code
+        return World(
+            now=self.clock(),
+            stages=stages,
+            sessions=sessions,
+            settings=self.settings,
+            panes=self.book.views(live),
+            panes_listed_at=self.book.listed_at,
+            exits=exits,
+            exit_waits=dict(self.executor.exit_waits),
+            merge_waits=dict(self.executor.merge_waits),
+            cooldowns=dict(self.executor.cooldowns),
+            failures=dict(self.executor.failures),
+        )
+
+    def _announce_adopted(self, live: list[SessionRecord]) -> None:
+        """A new scheduler takes over the sessions that run on."""
+        views = self.book.views(live)
+        for session in live:
+            pane = views.get(session.id)
+            if pane is not None and not pane.dead and pane.pane_id == session.pane_id:
+                self.emit(
+                    SessionAdopted(stage=session.stage_id, session=session.id, pane=pane.pane_id)
+                )
+
+    def _emit_all(self, events: list[Event]) -> None:
+        for event in events:
+            self.emit(event)
+
+    def _follow_outcome(self, outcome: tuple[bool, str] | None) -> None:
+        if outcome is None:
+            if self.finished is not None:
+                self.finished = None
+                self._set_state("running")
+            return
+        ok, summary = outcome
+        if self.finished is not None and self.finished.ok == ok:
+            return
+        self.finished = PlanFinished(ok=ok, summary=summary)
+        self.emit(self.finished)
+        self._set_state("finished" if ok else "stuck")
+
+    # plumbing ---------------------------------------------------------------------------------
+    async def _io(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._inline_io:
+            return fn(*args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, fn, *args)
+
+    def _note_write(self, path: str, text: str, record: Record) -> None:
+        """Remember a record this scheduler wrote: its own write wakes nothing, and is not
+        parsed again."""
+        with contextlib.suppress(OSError):
+            self._own_writes[path] = os.stat(path).st_ino
+        cache = self._stage_cache if isinstance(record, StageRecord) else self._session_cache
+        cache.put(path, text, record)
+
+    def _is_own_write(self, path: str) -> bool:
+        inode = self._own_writes.get(path)
+        if inode is None:
+            return False
+        try:
+            return os.stat(path).st_ino == inode
+        except OSError:
+            return False
+
+    async def _pre_accept(self) -> None:
+        from loom_tui.core.claude_config import pre_accept
+
+        folders = trusted_folders(self.store.root, os.path.join(self.store.root, git.WORKTREES_DIR))
+        try:
+            path = await self._io(pre_accept, folders)
+        except LoomError as exc:
+            self.emit(
+                SchedulerError(message=f"cannot pre-accept Claude Code's dialogs: {exc.message}")
+            )
+            return
+        self.emit(Notice(message=f"trusted {' and '.join(folders)} for Claude Code in {path}"))
+
+    #: The folders watched (not recursively): the hook logs under hooks/ change on every tool
+    #: call of every agent and are read on each tick instead; a hook that matters touches pulse/.
+    WATCHED = ("stages", "sessions", "handoffs", "pulse")
+
+    async def _watch(self) -> None:
+        """Wake a pass whenever a file that matters changes under `.work/`."""
+        import anyio
+        from watchfiles import awatch
+
+        self._watch_stop = anyio.Event()
+        work = self.store.work_dir
+        folders = [os.path.join(work, name) for name in self.WATCHED]
+        for folder in folders:
+            os.makedirs(folder, exist_ok=True)
+
+        def relevant(_change: object, path: str) -> bool:
+            name = os.path.basename(path)
+            if name.endswith((".tmp", ".lock")) or name.startswith("."):
+                return False
+            folder = os.path.basename(os.path.dirname(path))
+            if folder == "sessions":
+                # session records are the scheduler's own; an exit file means an agent ended
+                return name.endswith(".exit")
+            return folder in self.WATCHED and not self._is_own_write(path)
+
+        try:
+            # `step` is how long the watcher waits for a burst of changes to settle (and how
+            # often its thread wakes while waiting): 20 ms keeps reactions quick and idle cheap.
+            async for changes in awatch(
+                *folders,
+                watch_filter=relevant,
+                debounce=200,
+                step=20,
+                stop_event=self._watch_stop,
+                recursive=False,
+            ):
+                if any(path.endswith(".exit") for _change, path in changes):
+                    self.book.stale = True
+                self.wake()
+        except Exception as exc:  # without inotify the tick still drives the scheduler
+            self._log_error(f"file watching stopped: {exc!r}")
+
+
+def _read_exit(path: str) -> int | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return int(fh.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _read_pid(path: str) -> int | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return int(fh.read().strip() or "0") or None
+    except (OSError, ValueError):
+        return None
