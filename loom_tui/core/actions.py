@@ -5,9 +5,10 @@ functions, so a rule lives in one place.  Each runs its read-modify-write under 
 goes through the transition table, appends a typed event, and returns a one-line message for the
 face to show.  Readiness is decided by `core.readiness`, the same function the scheduler uses.
 
-A reset sends every stage that depends on the reset one (directly or not) and has not completed
-back to waiting for its dependencies, with its pending retry cancelled: nothing may build on work
-that is being done again.  A running dependent's session is then ended by the scheduler.
+A reset sends every stage whose readiness hangs on the reset one (its dependents and theirs, up to
+a stage that completed or was skipped) back to waiting for its dependencies, with its pending retry
+cancelled: nothing may build on work that is being done again.  A running one's session is then
+ended by the scheduler.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from loom_tui.core.events import (
     StageStatusChanged,
 )
 from loom_tui.core.model import ACTIVE, StageRecord, Status
-from loom_tui.core.readiness import dependencies_done, readiness_changes, transitive_dependents
+from loom_tui.core.readiness import dependencies_done, readiness_changes, waiting_on
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -239,8 +240,8 @@ def retry(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
 
 
 def reset(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
-    """Put the stage back to its initial state (waiting or queued); keeps ``held``.  Every stage
-    that depends on it and has not completed waits for it again (see the module's docstring)."""
+    """Put the stage back to its initial state (waiting or queued); keeps ``held``.  The stages
+    whose readiness hangs on it wait for it again (see the module's docstring)."""
 
     def change(ctx: Change) -> str | None:
         stage = ctx.stage
@@ -253,10 +254,8 @@ def reset(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
         stage.generation = 0
         stage.merged = False
         stage.merge_commit = None
-        for dependent_id in transitive_dependents(stage_id, ctx.by_id.values()):
+        for dependent_id in waiting_on(stage_id, ctx.by_id.values()):
             dependent = ctx.by_id[dependent_id]
-            if dependent.status in (Status.COMPLETED, Status.SKIPPED):
-                continue
             if dependent.status is not Status.WAITING_FOR_DEPS:
                 dependent.set_status(Status.WAITING_FOR_DEPS)
             _start_over(dependent)

@@ -55,8 +55,11 @@ def fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str, data: str | bytes, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data`` atomically (temporary file, fsync, rename)."""
+def atomic_write(path: str, data: str | bytes, mode: int = 0o644, *, sync_dir: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically (temporary file, fsync, rename).
+
+    ``sync_dir=False`` leaves the rename's durability to the caller, which writes several files
+    of one folder and then calls `fsync_dir` once."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     tmp = _temp_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -76,7 +79,8 @@ def atomic_write(path: str, data: str | bytes, mode: int = 0o644) -> None:
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    fsync_dir(os.path.dirname(path))
+    if sync_dir:
+        fsync_dir(os.path.dirname(path))
     if _writes_left:
         write_boundary()
 

@@ -15,6 +15,9 @@ from loom_tui.core.errors import TransitionError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from typing import TypeVar
+
+    _R = TypeVar("_R", bound="Record")
 
 
 class Status(StrEnum):
@@ -192,6 +195,18 @@ class Record:
                 known = ", ".join(s.value for s in Status)
                 out.append(f"{f.name}: unknown status {value!r} (known: {known})")
         return out
+
+    def copy(self: _R) -> _R:
+        """An independent copy (its lists and mappings too), without re-checking its fields."""
+        clone = object.__new__(type(self))
+        state = clone.__dict__
+        state.update(self.__dict__)
+        for name, value in state.items():
+            if type(value) is list:
+                state[name] = list(value)
+            elif type(value) is dict:
+                state[name] = dict(value)
+        return clone
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {}

@@ -33,9 +33,12 @@ def readiness_changes(by_id: Mapping[str, StageRecord]) -> list[tuple[str, Statu
     return changes
 
 
-def transitive_dependents(stage_id: str, stages: Iterable[StageRecord]) -> list[str]:
-    """Every stage that depends on ``stage_id``, directly or through others, in plan order."""
+def waiting_on(stage_id: str, stages: Iterable[StageRecord]) -> list[str]:
+    """The stages whose readiness hangs on ``stage_id``: its dependents, and theirs, in plan
+    order — but not through a stage that is completed or skipped, which its own dependents
+    count as done whatever happens before it (nor such a stage itself)."""
     listed = list(stages)
+    by_id = {s.id: s for s in listed}
     children: dict[str, list[str]] = {}
     for stage in listed:
         for dep in stage.dependencies:
@@ -44,7 +47,10 @@ def transitive_dependents(stage_id: str, stages: Iterable[StageRecord]) -> list[
     todo = [stage_id]
     while todo:
         for child in children.get(todo.pop(), ()):
-            if child not in found and child != stage_id:
-                found.add(child)
-                todo.append(child)
+            if child in found or child == stage_id:
+                continue
+            if by_id[child].status in (Status.COMPLETED, Status.SKIPPED):
+                continue
+            found.add(child)
+            todo.append(child)
     return [s.id for s in listed if s.id in found]

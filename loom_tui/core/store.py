@@ -24,7 +24,7 @@ import time
 
 from loom_tui.core import frontmatter
 from loom_tui.core.errors import NotFound, StoreError, UsageError
-from loom_tui.core.fsutil import TEMP_SUFFIX, FileLock, atomic_write, read_text
+from loom_tui.core.fsutil import TEMP_SUFFIX, FileLock, atomic_write, fsync_dir, read_text
 from loom_tui.core.model import Record, SessionRecord, StageRecord
 
 TYPE_CHECKING = False
@@ -82,7 +82,7 @@ class RecordCache:
             st = os.stat(path)
         except OSError:
             return
-        copy = type(record)(**record.to_dict())
+        copy = record.copy()
         self._entries[path] = ((st.st_ino, st.st_mtime_ns, st.st_size), text, copy)
 
     def load(self, path: str, parse: Callable[[str, str], R]) -> R:
@@ -225,12 +225,12 @@ class Store:
         records.sort(key=lambda r: (r.plan_index, r.id))
         return records
 
-    def write_stage(self, record: StageRecord) -> None:
+    def write_stage(self, record: StageRecord, *, sync_dir: bool = True) -> None:
         record.updated_at = time.time()
         body = stage_body(record)
         path = self.stage_path(record.id)
         text = frontmatter.render(record.to_dict(), body)
-        atomic_write(path, text)
+        atomic_write(path, text, sync_dir=sync_dir)
         if self.on_write is not None:
             self.on_write(path, text, record)
 
@@ -256,7 +256,9 @@ class Store:
             fresh = {i: self.read_stage(i) for i in dict.fromkeys([*ids, *context])}
             changed = [fresh[i] for i in ids if change(fresh[i], fresh)]
             for record in changed:
-                self.write_stage(record)
+                self.write_stage(record, sync_dir=False)
+            if changed:
+                fsync_dir(self.stages_dir)
         return changed
 
     # sessions ---------------------------------------------------------------------------------
@@ -286,11 +288,11 @@ class Store:
         records.sort(key=lambda r: (r.started_at or 0.0, r.id))
         return records
 
-    def write_session(self, record: SessionRecord) -> None:
+    def write_session(self, record: SessionRecord, *, sync_dir: bool = True) -> None:
         body = session_body(record)
         path = self.session_path(record.id)
         text = frontmatter.render(record.to_dict(), body)
-        atomic_write(path, text)
+        atomic_write(path, text, sync_dir=sync_dir)
         if self.on_write is not None:
             self.on_write(path, text, record)
 

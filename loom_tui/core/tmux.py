@@ -129,6 +129,8 @@ class Tmux:
         self.server: libtmux.Server = libtmux.Server(
             socket_name=socket_name, config_file="/dev/null"
         )
+        #: the server was seen running (or started) by this object: new windows do not ask again
+        self._known_up = False
 
     # plumbing ---------------------------------------------------------------------------------
     def _env(self) -> None:
@@ -199,6 +201,7 @@ class Tmux:
             )
 
     def kill_server(self) -> None:
+        self._known_up = False
         self._env()
         if self.alive():
             self.server.kill()
@@ -244,7 +247,9 @@ class Tmux:
         exit_file: str,
     ) -> PaneInfo:
         """Start ``argv`` in a new window of the server's session; returns its pane."""
-        self.ensure_server(cwd)
+        if not self._known_up:
+            self.ensure_server(cwd)
+            self._known_up = True
         env = {**env, "LOOM_EXIT_FILE": exit_file}
         if "PATH" in env:
             env["LOOM_PATH"] = env.pop("PATH")
@@ -264,7 +269,13 @@ class Tmux:
         for key, value in env.items():
             args += ["-e", f"{key}={value}"]
         args.append(wrap_command(argv, session_id))
-        lines = self.cmd(*args)
+        try:
+            lines = self.cmd(*args)
+        except TmuxError:
+            if self.alive():
+                raise
+            self.ensure_server(cwd)  # the server went away since: start it again, once
+            lines = self.cmd(*args)
         if not lines:
             raise TmuxError("tmux new-window printed nothing")
         parts = lines[0].split("\t")

@@ -8,7 +8,7 @@ commands left, takes the next step.
 
 from __future__ import annotations
 
-from loom_tui.core.engine.commands import Command, EndSession, StartSession
+from loom_tui.core.engine.commands import Command, EndSession, RemoveWorktree, StartSession
 
 
 class Decision:
@@ -16,6 +16,8 @@ class Decision:
         self.ends: list[Command] = []
         self.steps: list[Command] = []
         self.starts: list[Command] = []
+        #: tidying up that nothing waits for (a merged stage's worktree): after the starts
+        self.cleanups: list[Command] = []
         #: the earliest time a deadline is due (a retry, a handoff timeout, a nudged pane)
         self.wake_at: float | None = None
         #: (ok, summary) once every wanted stage is done, or nothing can run any more
@@ -25,8 +27,8 @@ class Decision:
     @property
     def commands(self) -> list[Command]:
         """Sessions end first (freeing their slots and panes), then the stages' steps, then the
-        starts, which the executor runs concurrently."""
-        return [*self.ends, *self.steps, *self.starts]
+        starts, which the executor runs together, then the tidying up."""
+        return [*self.ends, *self.steps, *self.starts, *self.cleanups]
 
     def add(self, *commands: Command, claim: bool = True) -> bool:
         """Add the commands for their stage unless another command claimed it already."""
@@ -40,6 +42,8 @@ class Decision:
                 self.ends.append(command)
             elif isinstance(command, StartSession):
                 self.starts.append(command)
+            elif isinstance(command, RemoveWorktree):
+                self.cleanups.append(command)
             else:
                 self.steps.append(command)
         return True

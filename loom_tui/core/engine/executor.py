@@ -12,16 +12,13 @@ a minute) before `decide` may ask again: a failure never turns into a tight loop
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 import traceback
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from loom_tui.core.agents import AgentBackend, LaunchContext
-from loom_tui.core.agents.claude_code import transcript_path
+from loom_tui.core.agents import AgentBackend
 from loom_tui.core.engine.commands import (
     AdoptSession,
     Block,
@@ -42,6 +39,7 @@ from loom_tui.core.engine.commands import (
 from loom_tui.core.engine.observer import SessionObserver, reading_event
 from loom_tui.core.engine.panes import PaneBook
 from loom_tui.core.engine.ports import PaneHost, Repository
+from loom_tui.core.engine.starts import Starter
 from loom_tui.core.engine.world import Settings, World
 from loom_tui.core.errors import LoomError
 from loom_tui.core.events import (
@@ -54,17 +52,16 @@ from loom_tui.core.events import (
     SchedulerError,
     SessionAdopted,
     SessionEnded,
-    SessionStarted,
     StageStatusChanged,
 )
 from loom_tui.core.hooks import handoff_request
 from loom_tui.core.model import ACTIVE, SessionRecord, StageRecord, Status
 from loom_tui.core.readiness import dependencies_done
-from loom_tui.core.signals import write_signal
 from loom_tui.core.store import Store
 
 T = TypeVar("T")
 IO = Callable[..., Awaitable[Any]]
+Emit = Callable[[list[Event]], None]
 LAST_LINES = 40
 #: Longest cool-down after repeated failures of one stage's commands.
 COOLDOWN_MAX = 60.0
@@ -96,13 +93,23 @@ class Executor:
         self.io = io
         self.clock = clock
         #: the in-memory facts of `World`: see there
-        self.exit_waits: dict[str, int] = {}
+        self.exit_waits: dict[str, tuple[int, float]] = {}
         self.merge_waits: dict[str, float] = {}
         self.cooldowns: dict[str, float] = {}
         self.failures: dict[str, tuple[int, str]] = {}
         self._merge_notes: dict[str, str] = {}
+        self.starter = Starter(
+            store,
+            panes,
+            repo,
+            backend,
+            book,
+            base_branch=base_branch,
+            io=io,
+            clock=clock,
+            exit_file=self.exit_file,
+        )
         self._handlers: dict[type[Command], Callable[[Any, World], list[Event]]] = {
-            StartSession: self._start,
             EndSession: self._end,
             AdoptSession: self._adopt,
             NudgeTmux: self._nudge,
@@ -118,17 +125,20 @@ class Executor:
             Promote: self._promote,
         }
 
-    async def execute(self, commands: list[Command], world: World) -> list[Event]:
-        """Carry out ``commands`` in order; the starts (which come last) run concurrently."""
-        events: list[Event] = []
+    async def execute(self, commands: list[Command], world: World, emit: Emit) -> None:
+        """Carry out ``commands`` in the decision's order; its starts run together (see
+        `starts.py`).  Events go to ``emit`` as each command is done."""
         starts = [c for c in commands if isinstance(c, StartSession)]
+        done_starting = False
         for command in commands:
-            if not isinstance(command, StartSession):
-                events += await self._run(command, world)
-        if starts:
-            for batch in await asyncio.gather(*(self._run(c, world) for c in starts)):
-                events += batch
-        return events
+            if isinstance(command, StartSession):
+                if not done_starting:
+                    await self.starter.start_all(starts, world, emit, self._failed)
+                    done_starting = True
+                    for started in starts:
+                        self.failures.pop(started.stage, None)
+                continue
+            emit(await self._run(command, world))
 
     async def _run(self, command: Command, world: World) -> list[Event]:
         handler = self._handlers[type(command)]
@@ -161,89 +171,6 @@ class Executor:
         return os.path.join(self.store.sessions_dir, f"{session_id}.exit")
 
     # sessions ---------------------------------------------------------------------------------
-    def _start(self, cmd: StartSession, world: World) -> list[Event]:
-        """Worktree, session record, stage (queued -> executing), signal and settings, pane,
-        session running.  Killed after the session record: a session that never started, which
-        `decide` ends; after the stage: the same, and the stage is queued again; after the pane:
-        the pane is found again by the session id in its command, and adopted."""
-        t0 = time.monotonic()
-        stage = world.stages[cmd.stage]
-        worktree = self.repo.ensure_worktree(stage.id, fresh=cmd.fresh)
-        session_id = str(uuid.uuid4())
-        session = SessionRecord(
-            id=session_id,
-            stage_id=stage.id,
-            generation=cmd.generation,
-            agent=self.backend.name,
-            status="starting",
-            tmux_socket=self.panes.socket_name,
-            worktree=worktree,
-            model=stage.model,
-            started_at=self.clock(),
-        )
-        self.store.write_session(session)
-
-        def begin(record: StageRecord) -> None:
-            if (
-                record.status is Status.QUEUED
-                and not record.held
-                and record.generation + 1 == cmd.generation
-            ):
-                record.set_status(Status.EXECUTING)
-                record.session_id = session_id
-                record.generation = cmd.generation
-                record.worktree = worktree
-                record.branch = f"loom/{record.id}"
-                record.started_at = record.started_at or self.clock()
-                record.context_percent = None
-                record.blocked_reason = None
-
-        updated = self.store.update_stage(stage.id, begin)
-        if updated.session_id != session_id:  # the stage moved meanwhile: not needed
-            self._update_session_if(session_id, _ender("ended", "not needed", None))
-            return []
-        stages = {**world.stages, stage.id: updated}
-        signal = write_signal(self.store, updated, session, self.base, stages)
-        settings_path = os.path.join(self.store.sessions_dir, f"{session_id}.settings.json")
-        launch = self.backend.launch(
-            LaunchContext(self.store, updated, session, worktree, signal, settings_path)
-        )
-        transcript = transcript_path(worktree, session_id, {**os.environ, **launch.env})
-        try:
-            pane = self.panes.new_window(
-                stage.id, worktree, launch.argv, launch.env, session_id, self.exit_file(session_id)
-            )
-        except LoomError as exc:
-            reason = f"could not start: {exc.message}"
-            self._update_session_if(session_id, _ender("crashed", reason, None))
-            return [SessionEnded(stage=stage.id, session=session_id, reason=reason)]
-        self.book.add(pane)
-
-        def running(record: SessionRecord) -> bool:
-            if not record.live:
-                return False
-            record.status = "running"
-            record.pane_id = pane.pane_id
-            record.window = pane.window_id
-            record.pid = pane.pid
-            record.transcript_path = transcript
-            return True
-
-        self._update_session_if(session_id, running)
-        return [
-            StageStatusChanged(
-                stage=stage.id, old="queued", new="executing", reason=f"generation {cmd.generation}"
-            ),
-            SessionStarted(
-                stage=stage.id,
-                session=session_id,
-                generation=cmd.generation,
-                pane=pane.pane_id,
-                agent=self.backend.name,
-                latency_ms=(time.monotonic() - t0) * 1000,
-            ),
-        ]
-
     def _end(self, cmd: EndSession, world: World) -> list[Event]:
         """Capture the pane's last lines, kill its window, then record the end.  Killed between:
         the session still looks live, its pane is gone, and the next decision ends it again."""
@@ -298,7 +225,8 @@ class Executor:
 
     def _nudge(self, cmd: NudgeTmux, world: World) -> list[Event]:
         self.panes.nudge()
-        self.exit_waits[cmd.session] = self.exit_waits.get(cmd.session, 0) + 1
+        nudges = self.exit_waits.get(cmd.session, (0, 0.0))[0]
+        self.exit_waits[cmd.session] = (nudges + 1, self.clock())
         self.book.stale = True
         return []
 

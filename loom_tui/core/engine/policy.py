@@ -23,7 +23,7 @@ def decide(world: World) -> Decision:
     live_stages = {s.stage_id for s in world.sessions.values() if s.live}
     live_sessions(world, d)
     stage_steps(world, d, live_stages)
-    promotion(world, d)
-    starts(world, d, live_stages)
+    promoted = promotion(world, d)
+    starts(world, d, live_stages, promoted)
     d.finished = outcome(world)
     return d

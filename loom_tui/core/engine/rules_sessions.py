@@ -47,11 +47,13 @@ def _live_session(
         return
     if pane.dead or exit_code is not None:
         code = exit_code if exit_code is not None else pane.dead_status
-        if code is None and world.exit_waits.get(session.id, 0) < (
-            world.settings.exit_status_patience
-        ):
-            d.add(NudgeTmux(stage=session.stage_id, session=session.id), claim=False)
-            d.wake(world.now + NUDGE_AGAIN)
+        nudges, nudged_at = world.exit_waits.get(session.id, (0, 0.0))
+        if code is None and nudges < world.settings.exit_status_patience:
+            if world.now - nudged_at < NUDGE_AGAIN:
+                d.wake(nudged_at + NUDGE_AGAIN)  # give tmux a moment, then list the panes again
+            else:
+                d.add(NudgeTmux(stage=session.stage_id, session=session.id), claim=False)
+                d.wake(world.now + NUDGE_AGAIN)
             return
         d.add(ended(session, stage, code, pane, ""))
         return

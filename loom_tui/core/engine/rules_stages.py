@@ -165,8 +165,10 @@ def _seconds(delay: float) -> str:
     return f"{delay:.0f} s" if delay >= 10 else f"{delay:.1f} s".replace(".0 s", " s")
 
 
-def promotion(world: World, d: Decision) -> None:
-    """The one place that decides readiness: one command for every stage that changes."""
+def promotion(world: World, d: Decision) -> set[str]:
+    """The one place that decides readiness: one command for every stage that changes.
+    Returns the stages it queues, which may start in the same decision (the executor promotes
+    before it starts)."""
     changes = tuple(
         (stage_id, status)
         for stage_id, status in readiness_changes(world.stages)
@@ -175,9 +177,10 @@ def promotion(world: World, d: Decision) -> None:
     if changes:
         d.add(Promote(stage=changes[0][0], changes=changes), claim=False)
         d.claimed.update(stage_id for stage_id, _ in changes)
+    return {stage_id for stage_id, status in changes if status is Status.QUEUED}
 
 
-def starts(world: World, d: Decision, live_stages: set[str]) -> None:
+def starts(world: World, d: Decision, live_stages: set[str], promoted: set[str]) -> None:
     """Start queued stages up to ``max_parallel`` running ones, continuing stages first."""
     settings = world.settings
     running = sum(1 for s in world.stages.values() if s.status in ACTIVE)
@@ -199,10 +202,10 @@ def starts(world: World, d: Decision, live_stages: set[str]) -> None:
     ready = [
         s
         for s in world.stages.values()
-        if s.status is Status.QUEUED
+        if (s.status is Status.QUEUED or s.id in promoted)
         and not s.held
         and settings.wanted(s.id)
-        and s.id not in d.claimed
+        and (s.id not in d.claimed or s.id in promoted)
         and s.id not in live_stages  # the session before it has not ended yet
         and (world.cooldowns.get(s.id) or 0.0) <= world.now
         and dependencies_done(s, world.stages)
@@ -210,7 +213,8 @@ def starts(world: World, d: Decision, live_stages: set[str]) -> None:
     ready.sort(key=lambda s: 0 if s.generation > 0 else 1)  # stable: plan order within each
     for stage in ready[:slots]:
         fresh = stage.generation == 0 and stage.retry_count == 0
-        d.add(StartSession(stage=stage.id, generation=stage.generation + 1, fresh=fresh))
+        start = StartSession(stage=stage.id, generation=stage.generation + 1, fresh=fresh)
+        d.add(start, claim=stage.id not in promoted)  # a promoted one is claimed by its Promote
 
 
 def outcome(world: World) -> tuple[bool, str] | None:

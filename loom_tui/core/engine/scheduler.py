@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from loom_tui.core import git
-from loom_tui.core.agents import get_backend
+from loom_tui.core.agents import AgentBackend, get_backend
 from loom_tui.core.agents.claude_code import trusted_folders
 from loom_tui.core.config import ProjectConfig
 from loom_tui.core.engine.executor import Executor
@@ -112,17 +112,19 @@ class Scheduler:
         *,
         panes: PaneHost | None = None,
         repo: Repository | None = None,
+        backend: AgentBackend | None = None,
         clock: Callable[[], float] = time.time,
         inline_io: bool = False,
     ) -> None:
-        """``panes``, ``repo``, ``clock`` and ``inline_io`` (blocking work run in the event
-        loop's thread) are for the policy's property tests; a run uses tmux, git and threads."""
+        """``panes``, ``repo``, ``backend``, ``clock`` and ``inline_io`` (blocking work run in the
+        event loop's thread) are for the policy's property tests; a run uses tmux, git and
+        threads."""
         self.store = store
         self.options = options or SchedulerOptions()
         self.config = store.config()
         self.base = self.config.base_branch
         self.agent = self.options.agent or self.config.agent
-        self.backend = get_backend(self.agent)
+        self.backend = backend or get_backend(self.agent)
         self.settings = settings_of(self.config, self.options)
         self.max_parallel = self.settings.max_parallel
         self.tick = self.config.seconds("tick_seconds")
@@ -297,7 +299,7 @@ class Scheduler:
             decision = decide(world)
             if not decision.commands:
                 break
-            self._emit_all(await self.executor.execute(decision.commands, world))
+            await self.executor.execute(decision.commands, world, self._emit_all)
         else:
             self._log_error(f"a pass took {MAX_STEPS} decisions: {decision!r}")
         assert decision is not None
@@ -425,12 +427,12 @@ class Scheduler:
 
         try:
             # `step` is how long the watcher waits for a burst of changes to settle (and how
-            # often its thread wakes while waiting): 20 ms keeps reactions quick and idle cheap.
+            # often its thread wakes while waiting): 10 ms keeps reactions quick and idle cheap.
             async for changes in awatch(
                 *folders,
                 watch_filter=relevant,
                 debounce=200,
-                step=20,
+                step=10,
                 stop_event=self._watch_stop,
                 recursive=False,
             ):

@@ -63,8 +63,8 @@ class World:
     panes_listed_at: float | None = None
     #: exit statuses written by the panes' wrapper, by session id
     exits: Mapping[str, int] = field(default_factory=dict)
-    #: how often the tmux server was nudged for a dead pane's exit status, by session id
-    exit_waits: Mapping[str, int] = field(default_factory=dict)
+    #: tmux was nudged for a dead pane's exit status: session id -> (how often, when last)
+    exit_waits: Mapping[str, tuple[int, float]] = field(default_factory=dict)
     #: merges held back by the user's checkout: stage id -> when to try again
     merge_waits: Mapping[str, float] = field(default_factory=dict)
     #: stages whose last command failed: stage id -> no new command before this time

@@ -1,0 +1,231 @@
+"""Starting the sessions of one decision together: a wide fan-out starts as one batch.
+
+Four phases, so that 16 starts take the store lock twice rather than 32 times, and open their
+panes side by side:
+
+1. each stage's worktree (git, in parallel threads);
+2. under one lock: every new session record (``starting``), then every stage queued -> executing;
+3. in parallel: each session's signal, settings and pane; its events go out as soon as its pane is
+   open;
+4. under one lock: every session that got its pane is recorded ``running`` with its pane id.
+
+A scheduler killed in between resumes: a session recorded without a pane never started (`decide`
+ends it and queues its stage again); a pane whose session is not yet ``running`` is found by the
+session id in its command and adopted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from loom_tui.core.agents import AgentBackend, LaunchContext
+from loom_tui.core.agents.claude_code import transcript_path
+from loom_tui.core.engine.commands import StartSession
+from loom_tui.core.engine.panes import PaneBook
+from loom_tui.core.engine.ports import PaneHost, Repository
+from loom_tui.core.engine.world import World
+from loom_tui.core.errors import LoomError
+from loom_tui.core.events import Event, SessionEnded, SessionStarted, StageStatusChanged
+from loom_tui.core.fsutil import fsync_dir
+from loom_tui.core.model import SessionRecord, StageRecord, Status
+from loom_tui.core.signals import write_signal
+from loom_tui.core.store import Store
+from loom_tui.core.tmux import PaneInfo
+
+IO = Callable[..., Awaitable[Any]]
+Emit = Callable[[list[Event]], None]
+Failed = Callable[[StartSession, Exception], Event]
+
+
+class _Start:
+    """One start on its way: what phase 1 prepared, and what the later phases add."""
+
+    def __init__(self, cmd: StartSession, session: SessionRecord, t0: float) -> None:
+        self.cmd = cmd
+        self.session = session
+        self.t0 = t0
+        self.stage: StageRecord | None = None
+        self.pane: PaneInfo | None = None
+        self.transcript: str | None = None
+
+
+class Starter:
+    def __init__(
+        self,
+        store: Store,
+        panes: PaneHost,
+        repo: Repository,
+        backend: AgentBackend,
+        book: PaneBook,
+        *,
+        base_branch: str,
+        io: IO,
+        clock: Callable[[], float],
+        exit_file: Callable[[str], str],
+    ) -> None:
+        self.store = store
+        self.panes = panes
+        self.repo = repo
+        self.backend = backend
+        self.book = book
+        self.base = base_branch
+        self.io = io
+        self.clock = clock
+        self.exit_file = exit_file
+
+    async def start_all(
+        self, commands: list[StartSession], world: World, emit: Emit, failed: Failed
+    ) -> None:
+        t0 = time.monotonic()
+        prepared: list[_Start] = []
+        results = await asyncio.gather(
+            *(self.io(self._prepare, c, world, t0) for c in commands), return_exceptions=True
+        )
+        for command, result in zip(commands, results, strict=True):
+            if isinstance(result, Exception):
+                emit([failed(command, result)])
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                prepared.append(result)
+        if not prepared:
+            return
+        begun: list[_Start] = await self.io(self._begin, prepared)
+        if not begun:
+            return
+
+        async def open_one(start: _Start) -> list[Event]:
+            try:
+                events: list[Event] = await self.io(self._open, start, world)
+            except Exception as exc:  # the stage cools down; decide ends the session
+                return [failed(start.cmd, exc)]
+            return events
+
+        for future in asyncio.as_completed([open_one(start) for start in begun]):
+            emit(await future)
+        opened = [s for s in begun if s.pane is not None]
+        if opened:
+            await self.io(self._running, opened)
+
+    def _prepare(self, cmd: StartSession, world: World, t0: float) -> _Start:
+        stage = world.stages[cmd.stage]
+        worktree = self.repo.ensure_worktree(stage.id, fresh=cmd.fresh)
+        session = SessionRecord(
+            id=str(uuid.uuid4()),
+            stage_id=stage.id,
+            generation=cmd.generation,
+            agent=self.backend.name,
+            status="starting",
+            tmux_socket=self.panes.socket_name,
+            worktree=worktree,
+            model=stage.model,
+            started_at=self.clock(),
+        )
+        return _Start(cmd, session, t0)
+
+    def _begin(self, starts: list[_Start]) -> list[_Start]:
+        """The session records first, then the stages, under one lock; a stage that moved
+        meanwhile (held, completed) does not begin, and its session is not needed."""
+        now = self.clock()
+        begun = []
+        with self.store.lock():
+            for start in starts:
+                self.store.write_session(start.session, sync_dir=False)
+            fsync_dir(self.store.sessions_dir)
+            for start in starts:
+                record = self.store.read_stage(start.cmd.stage)
+                if (
+                    record.status is not Status.QUEUED
+                    or record.held
+                    or record.generation + 1 != start.cmd.generation
+                ):
+                    start.session.status = "ended"
+                    start.session.end_reason = "not needed"
+                    start.session.ended_at = now
+                    self.store.write_session(start.session)
+                    continue
+                record.set_status(Status.EXECUTING)
+                record.session_id = start.session.id
+                record.generation = start.cmd.generation
+                record.worktree = start.session.worktree
+                record.branch = f"loom/{record.id}"
+                record.started_at = record.started_at or now
+                record.context_percent = None
+                record.blocked_reason = None
+                self.store.write_stage(record, sync_dir=False)
+                start.stage = record
+                begun.append(start)
+            fsync_dir(self.store.stages_dir)
+        return begun
+
+    def _open(self, start: _Start, world: World) -> list[Event]:
+        """Signal, settings, pane (a failure to open it ends the session: a crash to retry)."""
+        stage, session = start.stage, start.session
+        assert stage is not None and session.worktree is not None
+        stages = {**world.stages, stage.id: stage}
+        signal = write_signal(self.store, stage, session, self.base, stages)
+        settings_path = os.path.join(self.store.sessions_dir, f"{session.id}.settings.json")
+        launch = self.backend.launch(
+            LaunchContext(self.store, stage, session, session.worktree, signal, settings_path)
+        )
+        start.transcript = transcript_path(
+            session.worktree, session.id, {**os.environ, **launch.env}
+        )
+        try:
+            pane = self.panes.new_window(
+                stage.id,
+                session.worktree,
+                launch.argv,
+                launch.env,
+                session.id,
+                self.exit_file(session.id),
+            )
+        except LoomError as exc:
+            reason = f"could not start: {exc.message}"
+            with self.store.lock():
+                record = self.store.read_session(session.id)
+                if record.live:
+                    record.status = "crashed"
+                    record.end_reason = reason
+                    record.ended_at = self.clock()
+                    self.store.write_session(record)
+            return [SessionEnded(stage=stage.id, session=session.id, reason=reason)]
+        self.book.add(pane)
+        start.pane = pane
+        return [
+            StageStatusChanged(
+                stage=stage.id,
+                old="queued",
+                new="executing",
+                reason=f"generation {start.cmd.generation}",
+            ),
+            SessionStarted(
+                stage=stage.id,
+                session=session.id,
+                generation=start.cmd.generation,
+                pane=pane.pane_id,
+                agent=self.backend.name,
+                latency_ms=(time.monotonic() - start.t0) * 1000,
+            ),
+        ]
+
+    def _running(self, starts: list[_Start]) -> None:
+        with self.store.lock():
+            for start in starts:
+                pane = start.pane
+                assert pane is not None
+                record = self.store.read_session(start.session.id)
+                if not record.live:
+                    continue
+                record.status = "running"
+                record.pane_id = pane.pane_id
+                record.window = pane.window_id
+                record.pid = pane.pid
+                record.transcript_path = start.transcript
+                self.store.write_session(record, sync_dir=False)
+            fsync_dir(self.store.sessions_dir)
