@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -191,3 +192,144 @@ def plan_markdown(title: str, stages: list[dict[str, str]], **plan: object) -> s
             first = False
     lines += ["```", "", "<!-- END loom METADATA -->", ""]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# The machine's floor: a bare `tmux new-window` that starts a Python program
+
+
+class PrivateTmux:
+    """A tmux server of the benchmark's own: a unique socket, ``-f /dev/null``, ``$TMUX`` unset
+    (never the user's server), killed on leaving the ``with`` block."""
+
+    SESSION = "floor"
+
+    def __init__(self, env: dict[str, str]) -> None:
+        import uuid
+
+        self.socket = f"loom-bench-floor-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.env = {k: v for k, v in env.items() if k != "TMUX"}
+
+    def argv(self, *args: str) -> list[str]:
+        return ["tmux", "-L", self.socket, "-f", "/dev/null", *args]
+
+    def cmd(self, *args: str) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            self.argv(*args),
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        if proc.returncode != 0:
+            raise BenchError(f"tmux {args[0]} exited {proc.returncode}: {proc.stderr.strip()}")
+        return proc
+
+    def __enter__(self) -> PrivateTmux:
+        self.cmd(
+            "new-session", "-d", "-s", self.SESSION, "-x", "200", "-y", "50", "tail -f /dev/null"
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run(
+            self.argv("kill-server"), env=self.env, capture_output=True, check=False, timeout=30
+        )
+        base = os.environ.get("TMUX_TMPDIR") or "/tmp"
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(base, f"tmux-{os.getuid()}", self.socket))
+
+
+def _stamp_program(python: str, path: Path) -> str:
+    """The shell command of a window: the agent's interpreter noting ``time.time()`` at once
+    (as `loom-sim-agent` does before importing anything else) in ``path``."""
+    import shlex
+
+    code = f"import time;open({str(path)!r},'a').write(repr(time.time())+'\\n')"
+    return shlex.join([python, "-c", code])
+
+
+def _stamps(path: Path) -> list[float]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    return [float(line) for line in text.splitlines() if line.strip()]
+
+
+def _wait_stamps(path: Path, count: int, timeout: float = 30.0) -> list[float]:
+    deadline = time.monotonic() + timeout
+    while True:
+        stamps = _stamps(path)
+        if len(stamps) >= count:
+            return stamps
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out waiting for {count} start(s) in {path}")
+        time.sleep(0.002)
+
+
+def new_window_floor(bench: Bench, label: str) -> dict[str, list[float]]:
+    """The machine's floor for starting an agent: from just before `tmux new-window` runs (on a
+    private server) to the moment the Python program in the new window notes its start.
+
+    Returns the measured samples (ms): ``start`` (that interval) and ``roundtrip`` (the
+    `new-window` command alone, until the tmux client exits)."""
+    starts: list[float] = []
+    roundtrips: list[float] = []
+    out = bench.fresh_dir("floor") / "starts"
+    command = _stamp_program(bench.python, out)
+    with PrivateTmux(bench.env) as tmux:
+        argv = tmux.argv("new-window", "-d", "-t", f"{tmux.SESSION}:", command)
+        for n, measured in enumerate(bench.samples(label)):
+            before = time.time()
+            subprocess.run(argv, env=tmux.env, stdin=subprocess.DEVNULL, check=True, timeout=60)
+            returned = time.time()
+            started = _wait_stamps(out, n + 1)[n]
+            if measured:
+                starts.append((started - before) * 1000)
+                roundtrips.append((returned - before) * 1000)
+    return {"start": starts, "roundtrip": roundtrips}
+
+
+def fanout_floor(bench: Bench, width: int, label: str) -> dict[str, list[float]]:
+    """The floor of a fan-out: ``width`` bare `tmux new-window` commands run at once from a
+    thread pool (as the scheduler runs its starts), from just before the first to the start of
+    the last program (``threads``), and the same windows opened by ONE tmux client (its
+    commands chained with ``;``: ``chained``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads: list[float] = []
+    chained: list[float] = []
+    with PrivateTmux(bench.env) as tmux, ThreadPoolExecutor(max_workers=width) as pool:
+        for measured in bench.samples(label):
+            for mode, samples in (("threads", threads), ("chained", chained)):
+                out = bench.fresh_dir("fanout-floor") / "starts"
+                command = _stamp_program(bench.python, out)
+                one = tmux.argv("new-window", "-d", "-t", f"{tmux.SESSION}:", command)
+                before = time.time()
+                if mode == "threads":
+                    list(
+                        pool.map(
+                            lambda argv: subprocess.run(argv, env=tmux.env, check=True),
+                            [one] * width,
+                        )
+                    )
+                else:
+                    args: list[str] = []
+                    for i in range(width):
+                        args += [
+                            *([";"] if i else []),
+                            "new-window",
+                            "-d",
+                            "-t",
+                            f"{tmux.SESSION}:",
+                            command,
+                        ]
+                    subprocess.run(tmux.argv(*args), env=tmux.env, check=True)
+                last = sorted(_wait_stamps(out, width))[width - 1]
+                if measured:
+                    samples.append((last - before) * 1000)
+                time.sleep(0.2)  # let the programs exit before the next round
+    return {"threads": threads, "chained": chained}

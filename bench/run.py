@@ -38,7 +38,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
 PACKAGE = "loom_tui"
 SAMPLE_PLAN = REPO_ROOT / PACKAGE / "samples" / "PLAN-0001-wordcount.md"
-MODULE_PATTERN = re.compile(r"^p(\d+)_\w+\.py$")
+#: `p1_chain.py`, and `p1b_fanout.py` for a variant that sorts after P1 and before P2
+MODULE_PATTERN = re.compile(r"^p(\d+)[a-z]?_\w+\.py$")
 
 
 from benchlib import (  # noqa: E402 - the bench folder is on sys.path when run as a script
@@ -162,9 +163,12 @@ def _load_module_benchmark(path: Path) -> Benchmark:
     return Benchmark(str(name), str(key), func, module.__doc__ or "")
 
 
-def _order(benchmark: Benchmark) -> tuple[int, str]:
-    match = re.fullmatch(r"[Pp](\d+)", benchmark.name)
-    return (int(match.group(1)) if match else 1_000_000, benchmark.name)
+def _order(benchmark: Benchmark) -> tuple[int, str, str]:
+    """P0, P1, P1b, P2 …: by number, then letter; any other name last."""
+    match = re.fullmatch(r"[Pp](\d+)([A-Za-z]?)", benchmark.name)
+    if match is None:
+        return (1_000_000, "", benchmark.name)
+    return (int(match.group(1)), match.group(2).lower(), benchmark.name)
 
 
 def all_benchmarks() -> list[Benchmark]:
