@@ -21,6 +21,7 @@ import os
 import re
 import shlex
 import signal
+import threading
 
 # Imported with this module, not lazily: libtmux reads sys.stdout.encoding when first imported,
 # which fails once Textual has replaced sys.stdout with its print capture.
@@ -131,6 +132,7 @@ class Tmux:
         )
         #: the server was seen running (or started) by this object: new windows do not ask again
         self._known_up = False
+        self._up_lock = threading.Lock()  # the starts of a fan-out open windows side by side
 
     # plumbing ---------------------------------------------------------------------------------
     def _env(self) -> None:
@@ -248,8 +250,10 @@ class Tmux:
     ) -> PaneInfo:
         """Start ``argv`` in a new window of the server's session; returns its pane."""
         if not self._known_up:
-            self.ensure_server(cwd)
-            self._known_up = True
+            with self._up_lock:
+                if not self._known_up:
+                    self.ensure_server(cwd)
+                    self._known_up = True
         env = {**env, "LOOM_EXIT_FILE": exit_file}
         if "PATH" in env:
             env["LOOM_PATH"] = env.pop("PATH")

@@ -99,15 +99,14 @@ class Starter:
         if not begun:
             return
 
-        async def open_one(start: _Start) -> list[Event]:
+        async def open_one(start: _Start) -> None:
             try:
                 events: list[Event] = await self.io(self._open, start, world)
             except Exception as exc:  # the stage cools down; decide ends the session
-                return [failed(start.cmd, exc)]
-            return events
+                events = [failed(start.cmd, exc)]
+            emit(events)  # as soon as this one's pane is open
 
-        for future in asyncio.as_completed([open_one(start) for start in begun]):
-            emit(await future)
+        await asyncio.gather(*(open_one(start) for start in begun))
         opened = [s for s in begun if s.pane is not None]
         if opened:
             await self.io(self._running, opened)
