@@ -55,11 +55,13 @@ def fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str, data: str | bytes, mode: int = 0o644, *, sync_dir: bool = True) -> None:
+def atomic_write(path: str, data: str | bytes, mode: int = 0o644, *, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically (temporary file, fsync, rename).
 
-    ``sync_dir=False`` leaves the rename's durability to the caller, which writes several files
-    of one folder and then calls `fsync_dir` once."""
+    Atomic either way: a reader, or a process killed at any moment, sees the old content or the
+    new.  ``durable=False`` skips the two fsyncs, for what survives a power cut only as well as
+    the tmux server does: the scheduler's batches of start and promotion writes, and the signal
+    and settings files, all of which `decide` rebuilds from the records when they are lost."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     tmp = _temp_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -68,7 +70,8 @@ def atomic_write(path: str, data: str | bytes, mode: int = 0o644, *, sync_dir: b
         while view:
             written = os.write(fd, view)
             view = view[written:]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     except BaseException:
         os.close(fd)
         _unlink_quietly(tmp)
@@ -79,7 +82,7 @@ def atomic_write(path: str, data: str | bytes, mode: int = 0o644, *, sync_dir: b
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    if sync_dir:
+    if durable:
         fsync_dir(os.path.dirname(path))
     if _writes_left:
         write_boundary()

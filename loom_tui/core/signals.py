@@ -137,5 +137,5 @@ def write_signal(
     stages: dict[str, StageRecord],
 ) -> str:
     path = store.signal_path(session.id)
-    atomic_write(path, render_signal(store, stage, session, base_branch, stages))
+    atomic_write(path, render_signal(store, stage, session, base_branch, stages), durable=False)
     return path

@@ -225,12 +225,12 @@ class Store:
         records.sort(key=lambda r: (r.plan_index, r.id))
         return records
 
-    def write_stage(self, record: StageRecord, *, sync_dir: bool = True) -> None:
+    def write_stage(self, record: StageRecord, *, durable: bool = True) -> None:
         record.updated_at = time.time()
         body = stage_body(record)
         path = self.stage_path(record.id)
         text = frontmatter.render(record.to_dict(), body)
-        atomic_write(path, text, sync_dir=sync_dir)
+        atomic_write(path, text, durable=durable)
         if self.on_write is not None:
             self.on_write(path, text, record)
 
@@ -247,17 +247,19 @@ class Store:
         stage_ids: Iterable[str],
         change: Callable[[StageRecord, dict[str, StageRecord]], bool],
         context: Iterable[str] = (),
+        *,
+        durable: bool = True,
     ) -> list[StageRecord]:
         """Change many stages under one lock: ``change(record, fresh)`` is called for each of
         ``stage_ids`` with every record read (those and ``context``) and says whether it changed
-        the record; the changed ones are written and returned."""
+        the record; the changed ones are written (see `atomic_write` for ``durable``)."""
         ids = list(dict.fromkeys(stage_ids))
         with self.lock():
             fresh = {i: self.read_stage(i) for i in dict.fromkeys([*ids, *context])}
             changed = [fresh[i] for i in ids if change(fresh[i], fresh)]
             for record in changed:
-                self.write_stage(record, sync_dir=False)
-            if changed:
+                self.write_stage(record, durable=False)
+            if changed and durable:
                 fsync_dir(self.stages_dir)
         return changed
 
@@ -288,11 +290,11 @@ class Store:
         records.sort(key=lambda r: (r.started_at or 0.0, r.id))
         return records
 
-    def write_session(self, record: SessionRecord, *, sync_dir: bool = True) -> None:
+    def write_session(self, record: SessionRecord, *, durable: bool = True) -> None:
         body = session_body(record)
         path = self.session_path(record.id)
         text = frontmatter.render(record.to_dict(), body)
-        atomic_write(path, text, sync_dir=sync_dir)
+        atomic_write(path, text, durable=durable)
         if self.on_write is not None:
             self.on_write(path, text, record)
 

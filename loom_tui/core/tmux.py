@@ -31,6 +31,8 @@ from loom_tui.core.errors import LoomError
 from loom_tui.core.fsutil import write_boundary
 
 SESSION_NAME = "loom"
+#: The most bytes of arguments one tmux client sends (tmux's message limit is 16 KiB).
+CLIENT_COMMAND_BYTES = 12_000
 MARKER_PREFIX = "loom-"
 _FIELDS = (
     "pane_id",
@@ -120,6 +122,33 @@ def wrap_command(argv: list[str], session_id: str) -> str:
         'exit "$code"'
     )
     return shlex.join(["sh", "-c", script, f"{MARKER_PREFIX}{session_id}", *argv])
+
+
+class WindowSpec:
+    """What one new window runs: its name, folder, command, environment, session and exit file."""
+
+    __slots__ = ("argv", "cwd", "env", "exit_file", "name", "session_id")
+
+    def __init__(
+        self,
+        name: str,
+        cwd: str,
+        argv: list[str],
+        env: dict[str, str],
+        session_id: str,
+        exit_file: str,
+    ) -> None:
+        self.name = name
+        self.cwd = cwd
+        self.argv = argv
+        self.env = env
+        self.session_id = session_id
+        self.exit_file = exit_file
+
+
+def _parse_pane(line: str) -> PaneInfo:
+    pane_id, dead, status, pid, window_id, name, current, start = line.split("\t", 7)
+    return PaneInfo(pane_id, dead == "1", _int(status), _int(pid), window_id, name, current, start)
 
 
 class Tmux:
@@ -228,16 +257,8 @@ class Tmux:
         result = self.server.cmd("list-panes", "-a", "-F", _FORMAT)
         if result.returncode != 0:
             return {}
-        panes = {}
-        for line in result.stdout:
-            parts = line.split("\t")
-            if len(parts) != len(_FIELDS):
-                continue
-            pane_id, dead, status, pid, window_id, name, current, start = parts
-            panes[pane_id] = PaneInfo(
-                pane_id, dead == "1", _int(status), _int(pid), window_id, name, current, start
-            )
-        return panes
+        panes = [_parse_pane(line) for line in result.stdout if line.count("\t") >= 7]
+        return {pane.pane_id: pane for pane in panes}
 
     def new_window(
         self,
@@ -249,47 +270,65 @@ class Tmux:
         exit_file: str,
     ) -> PaneInfo:
         """Start ``argv`` in a new window of the server's session; returns its pane."""
+        (result,) = self.new_windows([WindowSpec(name, cwd, argv, env, session_id, exit_file)])
+        if isinstance(result, TmuxError):
+            raise result
+        return result
+
+    def new_windows(self, specs: list[WindowSpec]) -> list[PaneInfo | TmuxError]:
+        """Open a window for each spec with ONE tmux client (``new-window … ; new-window …``):
+        a fan-out of 16 starts pays for one client, not 16.  tmux stops a command list at its
+        first failure, so a window that fails is reported and the rest are opened again."""
+        if not specs:
+            return []
         if not self._known_up:
             with self._up_lock:
                 if not self._known_up:
-                    self.ensure_server(cwd)
+                    self.ensure_server(specs[0].cwd)
                     self._known_up = True
-        env = {**env, "LOOM_EXIT_FILE": exit_file}
+        results: list[PaneInfo | TmuxError] = []
+        todo = list(specs)
+        restarted = False
+        while todo:
+            args: list[str] = []
+            size = 0
+            batch = 0
+            for spec in todo:
+                more = self._new_window_args(spec)
+                more_size = sum(len(a.encode()) + 1 for a in more)
+                if batch and size + more_size > CLIENT_COMMAND_BYTES:
+                    break  # tmux refuses a command list longer than its message size
+                args += [*([";"] if args else []), *more]
+                size += more_size + 2
+                batch += 1
+            self._env()
+            out = self.server.cmd(*args)
+            opened = [_parse_pane(line) for line in out.stdout if line.count("\t") >= 7]
+            for pane in opened:
+                write_boundary()
+                results.append(pane)
+            if len(opened) == batch:
+                todo = todo[batch:]
+                continue
+            if not opened and not restarted and not self.alive():
+                restarted = True  # the server went away since: start it again, once
+                self.ensure_server(todo[0].cwd)
+                continue
+            detail = " ".join(out.stderr) or f"exit {out.returncode}"
+            results.append(TmuxError(f"tmux new-window: {detail}"))
+            todo = todo[len(opened) + 1 :]
+        return results
+
+    def _new_window_args(self, spec: WindowSpec) -> list[str]:
+        env = {**spec.env, "LOOM_EXIT_FILE": spec.exit_file}
         if "PATH" in env:
             env["LOOM_PATH"] = env.pop("PATH")
-        args = [
-            "new-window",
-            "-d",
-            "-P",
-            "-F",
-            _FORMAT,
-            "-t",
-            f"{SESSION_NAME}:",
-            "-n",
-            name,
-            "-c",
-            cwd,
-        ]
+        args = ["new-window", "-d", "-P", "-F", _FORMAT, "-t", f"{SESSION_NAME}:"]
+        args += ["-n", spec.name, "-c", spec.cwd]
         for key, value in env.items():
             args += ["-e", f"{key}={value}"]
-        args.append(wrap_command(argv, session_id))
-        try:
-            lines = self.cmd(*args)
-        except TmuxError:
-            if self.alive():
-                raise
-            self.ensure_server(cwd)  # the server went away since: start it again, once
-            lines = self.cmd(*args)
-        if not lines:
-            raise TmuxError("tmux new-window printed nothing")
-        parts = lines[0].split("\t")
-        if len(parts) != len(_FIELDS):
-            raise TmuxError(f"tmux new-window: unexpected output {lines[0]!r}")
-        pane_id, dead, status, pid, window_id, wname, current, start = parts
-        write_boundary()
-        return PaneInfo(
-            pane_id, dead == "1", _int(status), _int(pid), window_id, wname, current, start
-        )
+        args.append(wrap_command(spec.argv, spec.session_id))
+        return args
 
     def capture(self, pane_id: str, lines: int = 40) -> list[str]:
         """The last ``lines`` lines of a pane, from its history too (dead panes keep theirs)."""

@@ -27,7 +27,7 @@ from loom_tui.core.errors import NotFound
 from loom_tui.core.git import MergeResult
 from loom_tui.core.model import SessionRecord, StageRecord
 from loom_tui.core.store import RecordCache, Store
-from loom_tui.core.tmux import PaneInfo
+from loom_tui.core.tmux import PaneInfo, TmuxError, WindowSpec
 
 
 class Killed(BaseException):
@@ -84,7 +84,7 @@ class MemoryStore(Store):
         records.sort(key=lambda r: (r.plan_index, r.id))
         return records if cache is not None else [r.copy() for r in records]
 
-    def write_stage(self, record: StageRecord, *, sync_dir: bool = True) -> None:
+    def write_stage(self, record: StageRecord, *, durable: bool = True) -> None:
         self.boundary.before()
         self._stages[record.id] = record.copy()
         self.boundary.after()
@@ -101,7 +101,7 @@ class MemoryStore(Store):
         records.sort(key=lambda r: (r.started_at or 0.0, r.id))
         return records if cache is not None else [r.copy() for r in records]
 
-    def write_session(self, record: SessionRecord, *, sync_dir: bool = True) -> None:
+    def write_session(self, record: SessionRecord, *, durable: bool = True) -> None:
         self.boundary.before()
         self._sessions[record.id] = record.copy()
         self.boundary.after()
@@ -146,22 +146,17 @@ class FakePaneHost:
     def list_panes(self) -> dict[str, PaneInfo]:
         return {p.pane_id: p.info() for p in self.panes.values()}
 
-    def new_window(
-        self,
-        name: str,
-        cwd: str,
-        argv: list[str],
-        env: dict[str, str],
-        session_id: str,
-        exit_file: str,
-    ) -> PaneInfo:
-        self.boundary.before()
-        self.on_start(name, session_id)
-        pane = FakePane(f"%{next(self._ids)}", session_id, name)
-        self.panes[pane.pane_id] = pane
-        self.started.append(session_id)
-        self.boundary.after()
-        return pane.info()
+    def new_windows(self, specs: list[WindowSpec]) -> list[PaneInfo | TmuxError]:
+        out: list[PaneInfo | TmuxError] = []
+        for spec in specs:
+            self.boundary.before()
+            self.on_start(spec.name, spec.session_id)
+            pane = FakePane(f"%{next(self._ids)}", spec.session_id, spec.name)
+            self.panes[pane.pane_id] = pane
+            self.started.append(spec.session_id)
+            self.boundary.after()
+            out.append(pane.info())
+        return out
 
     def capture(self, pane_id: str, lines: int = 40) -> list[str]:
         return []

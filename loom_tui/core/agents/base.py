@@ -130,5 +130,7 @@ def session_settings(ctx: LaunchContext) -> dict[str, object]:
 
 
 def write_settings(ctx: LaunchContext) -> str:
-    atomic_write(ctx.settings_path, json.dumps(session_settings(ctx), indent=2) + "\n")
+    atomic_write(
+        ctx.settings_path, json.dumps(session_settings(ctx), indent=2) + "\n", durable=False
+    )
     return ctx.settings_path

@@ -10,7 +10,7 @@ from typing import Protocol
 from loom_tui.core import git
 from loom_tui.core.fsutil import FileLock, write_boundary
 from loom_tui.core.git import MergeResult
-from loom_tui.core.tmux import PaneInfo
+from loom_tui.core.tmux import PaneInfo, TmuxError, WindowSpec
 
 
 class PaneHost(Protocol):
@@ -18,15 +18,7 @@ class PaneHost(Protocol):
 
     def list_panes(self) -> dict[str, PaneInfo]: ...
 
-    def new_window(
-        self,
-        name: str,
-        cwd: str,
-        argv: list[str],
-        env: dict[str, str],
-        session_id: str,
-        exit_file: str,
-    ) -> PaneInfo: ...
+    def new_windows(self, specs: list[WindowSpec]) -> list[PaneInfo | TmuxError]: ...
 
     def capture(self, pane_id: str, lines: int = 40) -> list[str]: ...
 

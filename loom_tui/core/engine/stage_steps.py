@@ -227,7 +227,7 @@ class StageSteps:
                 return True
             return False
 
-        changed = self.store.update_stages(wanted, promote, context)
+        changed = self.store.update_stages(wanted, promote, context, durable=False)
         return [
             StageStatusChanged(
                 stage=s.id,

@@ -4,10 +4,11 @@ Four phases, so that 16 starts take the store lock twice rather than 32 times, a
 panes side by side:
 
 1. each stage's worktree (git, in parallel threads);
-2. under one lock: every new session record (``starting``), then every stage queued -> executing;
-3. in parallel: each session's signal, settings and pane; its events go out as soon as its pane is
-   open;
-4. under one lock: every session that got its pane is recorded ``running`` with its pane id.
+2. under one lock: every new session record (``starting``), then every stage queued -> executing
+   (not fsynced: see `fsutil.atomic_write`);
+3. in parallel: each session's signal and settings; then every pane, with one tmux client;
+4. under one lock: every session that got its pane is recorded ``running`` with its pane id (and
+   one that did not, ended: a crash, retried after its backoff).
 
 A scheduler killed in between resumes: a session recorded without a pane never started (`decide`
 ends it and queues its stage again); a pane whose session is not yet ``running`` is found by the
@@ -31,11 +32,10 @@ from loom_tui.core.engine.ports import PaneHost, Repository
 from loom_tui.core.engine.world import World
 from loom_tui.core.errors import LoomError
 from loom_tui.core.events import Event, SessionEnded, SessionStarted, StageStatusChanged
-from loom_tui.core.fsutil import fsync_dir
 from loom_tui.core.model import SessionRecord, StageRecord, Status
 from loom_tui.core.signals import write_signal
 from loom_tui.core.store import Store
-from loom_tui.core.tmux import PaneInfo
+from loom_tui.core.tmux import PaneInfo, WindowSpec
 
 IO = Callable[..., Awaitable[Any]]
 Emit = Callable[[list[Event]], None]
@@ -52,6 +52,7 @@ class _Start:
         self.stage: StageRecord | None = None
         self.pane: PaneInfo | None = None
         self.transcript: str | None = None
+        self.error: str | None = None
 
 
 class Starter:
@@ -96,20 +97,35 @@ class Starter:
         if not prepared:
             return
         begun: list[_Start] = await self.io(self._begin, prepared)
-        if not begun:
+        launched = await asyncio.gather(
+            *(self.io(self._launch, start, world) for start in begun), return_exceptions=True
+        )
+        ready: list[tuple[_Start, WindowSpec]] = []
+        for start, spec in zip(begun, launched, strict=True):
+            if isinstance(spec, Exception):  # the stage cools down; decide ends the session
+                emit([failed(start.cmd, spec)])
+            elif isinstance(spec, BaseException):
+                raise spec
+            else:
+                ready.append((start, spec))
+        if not ready:
             return
-
-        async def open_one(start: _Start) -> None:
-            try:
-                events: list[Event] = await self.io(self._open, start, world)
-            except Exception as exc:  # the stage cools down; decide ends the session
-                events = [failed(start.cmd, exc)]
-            emit(events)  # as soon as this one's pane is open
-
-        await asyncio.gather(*(open_one(start) for start in begun))
-        opened = [s for s in begun if s.pane is not None]
-        if opened:
-            await self.io(self._running, opened)
+        panes = await self.io(self.panes.new_windows, [spec for _start, spec in ready])
+        events: list[Event] = []
+        for (start, _spec), pane in zip(ready, panes, strict=True):
+            if isinstance(pane, LoomError):
+                start.error = f"could not start: {pane.message}"
+                events.append(
+                    SessionEnded(
+                        stage=start.cmd.stage, session=start.session.id, reason=start.error
+                    )
+                )
+                continue
+            self.book.add(pane)
+            start.pane = pane
+            events += self._started(start, pane)
+        emit(events)
+        await self.io(self._running, [start for start, _spec in ready])
 
     def _prepare(self, cmd: StartSession, world: World, t0: float) -> _Start:
         stage = world.stages[cmd.stage]
@@ -134,8 +150,7 @@ class Starter:
         begun = []
         with self.store.lock():
             for start in starts:
-                self.store.write_session(start.session, sync_dir=False)
-            fsync_dir(self.store.sessions_dir)
+                self.store.write_session(start.session, durable=False)
             for start in starts:
                 record = self.store.read_stage(start.cmd.stage)
                 if (
@@ -156,14 +171,13 @@ class Starter:
                 record.started_at = record.started_at or now
                 record.context_percent = None
                 record.blocked_reason = None
-                self.store.write_stage(record, sync_dir=False)
+                self.store.write_stage(record, durable=False)
                 start.stage = record
                 begun.append(start)
-            fsync_dir(self.store.stages_dir)
         return begun
 
-    def _open(self, start: _Start, world: World) -> list[Event]:
-        """Signal, settings, pane (a failure to open it ends the session: a crash to retry)."""
+    def _launch(self, start: _Start, world: World) -> WindowSpec:
+        """The session's signal and settings, and what its pane runs."""
         stage, session = start.stage, start.session
         assert stage is not None and session.worktree is not None
         stages = {**world.stages, stage.id: stage}
@@ -175,37 +189,26 @@ class Starter:
         start.transcript = transcript_path(
             session.worktree, session.id, {**os.environ, **launch.env}
         )
-        try:
-            pane = self.panes.new_window(
-                stage.id,
-                session.worktree,
-                launch.argv,
-                launch.env,
-                session.id,
-                self.exit_file(session.id),
-            )
-        except LoomError as exc:
-            reason = f"could not start: {exc.message}"
-            with self.store.lock():
-                record = self.store.read_session(session.id)
-                if record.live:
-                    record.status = "crashed"
-                    record.end_reason = reason
-                    record.ended_at = self.clock()
-                    self.store.write_session(record)
-            return [SessionEnded(stage=stage.id, session=session.id, reason=reason)]
-        self.book.add(pane)
-        start.pane = pane
+        return WindowSpec(
+            stage.id,
+            session.worktree,
+            launch.argv,
+            launch.env,
+            session.id,
+            self.exit_file(session.id),
+        )
+
+    def _started(self, start: _Start, pane: PaneInfo) -> list[Event]:
         return [
             StageStatusChanged(
-                stage=stage.id,
+                stage=start.cmd.stage,
                 old="queued",
                 new="executing",
                 reason=f"generation {start.cmd.generation}",
             ),
             SessionStarted(
-                stage=stage.id,
-                session=session.id,
+                stage=start.cmd.stage,
+                session=start.session.id,
                 generation=start.cmd.generation,
                 pane=pane.pane_id,
                 agent=self.backend.name,
@@ -214,17 +217,22 @@ class Starter:
         ]
 
     def _running(self, starts: list[_Start]) -> None:
+        """Each session with its pane, running; one whose pane did not open, crashed."""
+        now = self.clock()
         with self.store.lock():
             for start in starts:
-                pane = start.pane
-                assert pane is not None
                 record = self.store.read_session(start.session.id)
                 if not record.live:
                     continue
-                record.status = "running"
-                record.pane_id = pane.pane_id
-                record.window = pane.window_id
-                record.pid = pane.pid
-                record.transcript_path = start.transcript
-                self.store.write_session(record, sync_dir=False)
-            fsync_dir(self.store.sessions_dir)
+                pane = start.pane
+                if pane is None:
+                    record.status = "crashed"
+                    record.end_reason = start.error
+                    record.ended_at = now
+                else:
+                    record.status = "running"
+                    record.pane_id = pane.pane_id
+                    record.window = pane.window_id
+                    record.pid = pane.pid
+                    record.transcript_path = start.transcript
+                self.store.write_session(record, durable=False)
