@@ -7,8 +7,9 @@ face to show.  Readiness is decided by `core.readiness`, the same function the s
 
 A reset sends every stage whose readiness hangs on the reset one (its dependents and theirs, up to
 a stage that completed or was skipped) back to waiting for its dependencies, with its pending retry
-cancelled: nothing may build on work that is being done again.  A running one's session is then
-ended by the scheduler.
+cancelled, to start afresh from the base once the reset stage is merged again: nothing may build
+on work that is being done again.  A running one's session is then ended by the scheduler; the
+branches they worked on are kept under another name.
 """
 
 from __future__ import annotations
@@ -251,9 +252,6 @@ def reset(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
         if stage.status is not target:
             stage.set_status(target)
         _start_over(stage)
-        stage.generation = 0
-        stage.merged = False
-        stage.merge_commit = None
         for dependent_id in waiting_on(stage_id, ctx.by_id.values()):
             dependent = ctx.by_id[dependent_id]
             if dependent.status is not Status.WAITING_FOR_DEPS:
@@ -269,7 +267,15 @@ def reset(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
 
 
 def _start_over(stage: StageRecord) -> None:
-    """Forget a stage's run state (its branch and handoffs stay)."""
+    """Forget a stage's run state: its next session starts afresh from the base, its branch kept
+    as `loom/<id>-before-reset-<time>` if it holds commits (see `git.ensure_worktree`).  Its
+    handoff files stay on disk, but no longer feed its signal: they describe work redone."""
+    stage.generation = 0
+    stage.merged = False
+    stage.merge_commit = None
+    stage.handoffs = []
+    stage.handoff_streak = 0
+    stage.handoff_head = None
     stage.retry_count = 0
     stage.session_id = None
     stage.context_percent = None

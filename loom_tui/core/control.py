@@ -107,6 +107,11 @@ def _mark_killed(store: Store, session: SessionRecord, reason: str) -> None:
     )
 
 
+def killed_by_hand(stage_id: str) -> str:
+    """Why a stage whose session was killed with `loom sessions kill` is blocked."""
+    return f"its session was killed by hand; `loom stage retry {stage_id}` restarts it"
+
+
 def find_session(store: Store, prefix: str) -> SessionRecord:
     matches = [s for s in store.sessions() if s.id.startswith(prefix)]
     if not matches:
@@ -140,10 +145,15 @@ def kill_session(store: Store, prefix: str) -> str:
         if record.session_id == session.id and record.status in ACTIVE:
             moved.append(record.status.value)
             record.set_status(Status.BLOCKED)
-            record.blocked_reason = (
-                f"its session was killed by hand; `loom stage retry {record.id}` restarts it"
-            )
+            # the very words and failure a scheduler writes if it sees the kill first
+            record.blocked_reason = killed_by_hand(record.id)
             record.next_retry_at = None
+            record.failure = {
+                "kind": "killed",
+                "exit_code": None,
+                "session": session.id,
+                "at": time.time(),
+            }
 
     blocked = store.update_stage(session.stage_id, block)
     if moved:

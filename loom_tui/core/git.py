@@ -12,6 +12,7 @@ commit loom makes passes an explicit signature: CI machines have no git identity
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -306,7 +307,10 @@ def merge_stage(root: str, stage_id: str, base_branch: str) -> MergeResult:
     base = base_ref.peel(pygit2.Commit)
     tip = branch.peel(pygit2.Commit)
     if tip.id == base.id or repo.descendant_of(base.id, tip.id):
-        return MergeResult("nothing")
+        # Merged already (a scheduler killed after the merge, before recording it): name the
+        # merge commit rather than say there was nothing to merge.
+        done = _merge_commit_of(repo, base, tip.id)
+        return MergeResult("merged", commit=done) if done else MergeResult("nothing")
     index = repo.merge_commits(base, tip)
     if index.conflicts is not None:
         files = sorted(
@@ -317,12 +321,14 @@ def merge_stage(root: str, stage_id: str, base_branch: str) -> MergeResult:
     checked_out = (
         not repo.head_is_unborn and not repo.head_is_detached and repo.head.name == base_ref.name
     )
+    own: list[str] = []
     if checked_out:
         new_tree = repo.get(tree_id)
-        blocking = dirty_files(root)
-        if not blocking:
-            would_overwrite = [f for f in untracked_files(root) if _tree_has(new_tree, f)]
-            blocking = would_overwrite
+        # A file that is already as the merge has it is this merge's own checkout, cut short
+        # before the branch moved (loom was killed): not the user's change, and no obstacle.
+        changed = dirty_files(root) + [f for f in untracked_files(root) if _tree_has(new_tree, f)]
+        own = [f for f in changed if _as_in_tree(repo, root, new_tree, f)]
+        blocking = [f for f in changed if f not in own]
         if blocking:
             return MergeResult("waiting", files=blocking)
     sig = signature(repo)
@@ -330,18 +336,68 @@ def merge_stage(root: str, stage_id: str, base_branch: str) -> MergeResult:
     commit_id = repo.create_commit(None, sig, sig, message, tree_id, [base.id, tip.id])
     if checked_out:
         # Update the files while HEAD still names the old commit: SAFE compares against it and
-        # never overwrites a file the user changed in the meantime.
+        # never overwrites a file the user changed in the meantime.  The files found above to
+        # be as the merge has them already are left as they are, and staged as they are.
+        strategy = pygit2.enums.CheckoutStrategy.SAFE
+        if own:
+            strategy |= pygit2.enums.CheckoutStrategy.ALLOW_CONFLICTS
         try:
-            repo.checkout_tree(  # type: ignore[no-untyped-call]
-                repo.get(commit_id), strategy=pygit2.enums.CheckoutStrategy.SAFE
-            )
+            repo.checkout_tree(repo.get(commit_id), strategy=strategy)  # type: ignore[no-untyped-call]
         except pygit2.GitError:
             return MergeResult("waiting", files=dirty_files(root) or ["(files changed meanwhile)"])
+        if own:
+            _stage_as_found(repo, root, own)
     if base_ref.peel(pygit2.Commit).id != base.id:
         # The base moved while we merged (a commit by the user): try again on the next pass.
         return MergeResult("waiting", files=[f"{base_branch} moved during the merge"])
     base_ref.set_target(commit_id, f"loom: merge {stage_branch(stage_id)}")
     return MergeResult("merged", commit=str(commit_id))
+
+
+def _merge_commit_of(
+    repo: pygit2.Repository, base: pygit2.Commit, tip: object, limit: int = 500
+) -> str | None:
+    """The merge commit on the base's first-parent line whose second parent is ``tip``."""
+    import pygit2
+
+    commit = base
+    for _ in range(limit):
+        parents = commit.parent_ids
+        if len(parents) > 1 and parents[1] == tip:
+            return str(commit.id)
+        if not parents:
+            return None
+        commit = repo[parents[0]].peel(pygit2.Commit)
+    return None
+
+
+def _stage_as_found(repo: pygit2.Repository, root: str, paths: list[str]) -> None:
+    index = repo.index
+    index.read()
+    for path in paths:
+        if os.path.lexists(os.path.join(root, path)):
+            index.add(path)
+        else:
+            with contextlib.suppress(KeyError, OSError):
+                index.remove(path)
+    index.write()
+
+
+def _as_in_tree(repo: pygit2.Repository, root: str, tree: object, path: str) -> bool:
+    """Whether the checkout's file ``path`` is exactly as ``tree`` has it (absent from both
+    counts too)."""
+    full = os.path.join(root, path)
+    try:
+        entry = tree[path]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return not os.path.lexists(full)
+    try:
+        with open(full, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return False
+    blob = repo.get(entry.id)
+    return blob is not None and bytes(blob.data) == data  # type: ignore[attr-defined]
 
 
 def _tree_has(tree: object, path: str) -> bool:

@@ -18,14 +18,18 @@ and finishes with `loom stage complete`.  The stage's ``sim`` block picks a scen
   a high budget, so the PreCompact hook fires; unless a hook blocks it, the agent compacts (a
   ``compact_boundary`` in the transcript, usage restarting, SessionStart with source compact).
 
-Each start is recorded in `.work/sim/starts.jsonl`, so tests can count how often an agent ran.
+Each start is recorded in `.work/sim/starts.jsonl`, so tests can count how often an agent ran, and
+each end (a normal exit, or SIGHUP/SIGTERM: tmux's kill-window hangs up the pane) in
+`.work/sim/ends.jsonl`, so tests can tell whether two agents of one stage ever ran at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
+import signal as signals
 import subprocess
 import sys
 import time
@@ -101,6 +105,7 @@ class SimAgent:
         self.usage: Usage | None = None
         self.stop_requested = False
         self.handoff_requested = False
+        self._end_recorded = False
 
     # ------------------------------------------------------------------------------------------
     def _generation(self) -> int:
@@ -135,6 +140,41 @@ class SimAgent:
         finally:
             os.close(fd)
         return before
+
+    def record_end(self, how: str) -> None:
+        """Append this agent's end to `.work/sim/ends.jsonl` (once; never raises)."""
+        if self._end_recorded:
+            return
+        self._end_recorded = True
+        try:
+            line = json.dumps(
+                {
+                    "stage": self.stage_id,
+                    "session": self.session_id,
+                    "pid": os.getpid(),
+                    "ts": time.time(),
+                    "how": how,
+                }
+            )
+            path = os.path.join(self.store.work_dir, "sim", "ends.jsonl")
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, (line + "\n").encode())
+            finally:
+                os.close(fd)
+        except Exception:
+            pass
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        """SIGHUP/SIGTERM: record the end, then die of the signal as before."""
+        self.record_end(signals.Signals(signum).name)
+        signals.signal(signum, signals.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    def _watch_end(self) -> None:
+        for signum in (signals.SIGHUP, signals.SIGTERM):
+            with contextlib.suppress(OSError, ValueError):
+                signals.signal(signum, self._on_signal)
 
     # the model's side -------------------------------------------------------------------------
     def _reply(self, content: list[dict[str, Any]], stop: str, growth: int) -> None:
@@ -327,6 +367,16 @@ class SimAgent:
         self.redraw()
 
     def run(self) -> int:
+        self._watch_end()  # before the start is recorded: every recorded start has its end
+        try:
+            code = self._run()
+        except BaseException:
+            self.record_end("exception")
+            raise
+        self.record_end(f"exit {code}")
+        return code
+
+    def _run(self) -> int:
         before = self.record_start()
         scenario = self.spec["scenario"]
         steps = int(self.spec["steps"])

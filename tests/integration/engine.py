@@ -135,16 +135,25 @@ class Project:
         """`loom run --headless --agent sim` until it exits by itself."""
         return self.loom("run", "--headless", "--agent", "sim", *extra, timeout=timeout)
 
-    def start_headless(self, *extra: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [LOOM, "run", "--headless", "--agent", "sim", *extra],
-            cwd=self.root,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+    def start_headless(
+        self, *extra: str, log: Path | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[str]:
+        """`loom run --headless --agent sim` in the background; its output is piped, or appended
+        to ``log`` (for runners that are killed and never read)."""
+        out = open(log, "a") if log is not None else None  # noqa: SIM115 - the child holds it
+        try:
+            return subprocess.Popen(
+                [LOOM, "run", "--headless", "--agent", "sim", *extra],
+                cwd=self.root,
+                env=env if env is not None else self.env,
+                stdout=out if out is not None else subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+        finally:
+            if out is not None:
+                out.close()
 
     # reading ----------------------------------------------------------------------------------
     def stage(self, stage_id: str) -> StageRecord:
@@ -165,6 +174,13 @@ class Project:
 
     def starts_of(self, stage_id: str) -> int:
         return sum(1 for s in self.starts() if s["stage"] == stage_id)
+
+    def ends(self) -> list[dict[str, Any]]:
+        """Every end of a simulated agent (a normal exit, or SIGHUP/SIGTERM), as it recorded it."""
+        path = self.work / "sim" / "ends.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         return [e for e in self.store.read_events() if kind is None or e.get("kind") == kind]
@@ -202,4 +218,27 @@ def kill_process_group(proc: subprocess.Popen[str]) -> None:
     proc.wait(timeout=10)
 
 
-__all__ = ["FAST_SETTINGS", "Project", "kill_process_group", "plan_text", "sim_stage", "sys"]
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+__all__ = [
+    "FAST_SETTINGS",
+    "Project",
+    "kill_process_group",
+    "pid_alive",
+    "plan_text",
+    "sim_stage",
+    "sys",
+]

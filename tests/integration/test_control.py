@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from loom_tui.core.control import scheduler_pid
+from loom_tui.core.control import killed_by_hand, scheduler_pid
 from loom_tui.core.fsutil import FileLock
 from loom_tui.core.handoff import read_handoff
 from loom_tui.core.model import SessionRecord, Status
@@ -370,7 +370,9 @@ def test_killed_sessions_are_never_taken_for_crashes_by_a_busy_scheduler(
         assert (record.status, record.end_reason) == ("killed", "killed by `loom sessions kill`")
     for stage in project.stages().values():
         assert stage.status is Status.BLOCKED
-        assert stage.handoffs == [] and stage.failure is None and stage.retry_count == 0
+        assert stage.handoffs == [] and stage.retry_count == 0
+        assert stage.failure is not None and stage.failure["kind"] == "killed"
+        assert stage.blocked_reason == killed_by_hand(stage.id)
     assert project.events("retry-scheduled") == []
     assert all(project.starts_of(i) == 1 for i in ids)
 

@@ -352,7 +352,15 @@ def test_resetting_a_done_stage_sends_every_unfinished_dependent_back_to_waiting
     finish(store, "scaffold")
     actions.promote_ready(store)
     assert [store.read_stage(i).status for i in DEPENDENTS_OF_SCAFFOLD] == [S.QUEUED] * 3
-    force(store, "docs", S.EXECUTING, session_id="s-docs")  # a running one too
+    force(
+        store,
+        "docs",
+        S.EXECUTING,
+        session_id="s-docs",
+        generation=2,
+        handoffs=["docs-handoff-001.md"],
+        handoff_streak=1,
+    )  # a running one too
     force(store, "counter", S.EXECUTING, S.BLOCKED, retry_count=1, next_retry_at=1e10)
     events = Events(store)
     result = actions.reset(store, "scaffold")
@@ -367,7 +375,10 @@ def test_resetting_a_done_stage_sends_every_unfinished_dependent_back_to_waiting
     }
     counter = store.read_stage("counter")
     assert (counter.next_retry_at, counter.retry_count) == (None, 0)  # its retry is cancelled
-    assert store.read_stage("docs").session_id is None  # the scheduler ends that session
+    docs = store.read_stage("docs")
+    assert docs.session_id is None  # the scheduler ends that session
+    # and it starts afresh from the base once scaffold is merged again, with no stale handoff
+    assert (docs.generation, docs.handoffs, docs.handoff_streak) == (0, [], 0)
     new = events.new()
     assert (new[0]["kind"], new[0]["stage"]) == ("stage-reset", "scaffold")
     assert sorted(f"{e['kind']} {e['stage']} {e['old']}>{e['new']}" for e in new[1:]) == [

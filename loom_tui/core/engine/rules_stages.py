@@ -3,6 +3,7 @@ with a retry), retries that are due, merges, readiness, starts, and tidying up m
 
 from __future__ import annotations
 
+from loom_tui.core.control import killed_by_hand
 from loom_tui.core.engine.commands import (
     Block,
     Merge,
@@ -87,7 +88,7 @@ def follow_ended(world: World, stage: StageRecord, session: SessionRecord, d: De
             Block(
                 stage=stage.id,
                 session=session.id,
-                reason=f"its session was killed by hand; `loom stage retry {stage.id}` restarts it",
+                reason=killed_by_hand(stage.id),
                 failure_kind="killed",
             )
         )
