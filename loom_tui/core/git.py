@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import time
 from typing import TYPE_CHECKING
@@ -352,6 +353,33 @@ def merge_stage(root: str, stage_id: str, base_branch: str) -> MergeResult:
         return MergeResult("waiting", files=[f"{base_branch} moved during the merge"])
     base_ref.set_target(commit_id, f"loom: merge {stage_branch(stage_id)}")
     return MergeResult("merged", commit=str(commit_id))
+
+
+#: A git lock file older than this was left by a process killed while it held it: git holds its
+#: locks (refs, the index) for milliseconds.
+STALE_LOCK_SECONDS = 5.0
+_LOCK_IN_MESSAGE = re.compile(r"'([^']+\.lock)'")
+
+
+def clear_stale_lock(exc: BaseException, root: str) -> str | None:
+    """If ``exc`` is libgit2 failing to take a lock file of this repository (a ref, the index)
+    that is older than `STALE_LOCK_SECONDS`, remove that file and return its path: it was left by
+    a process killed mid-write (loom itself, in a kill storm), and would fail every later write.
+    A younger one may be a live git process's: it is left alone."""
+    match = _LOCK_IN_MESSAGE.search(str(exc))
+    if match is None or "lock" not in str(exc).split("'")[0]:
+        return None
+    path = os.path.realpath(match.group(1))
+    git_dir = os.path.realpath(os.path.join(root, ".git"))
+    if not path.startswith(git_dir + os.sep):
+        return None
+    try:
+        if time.time() - os.stat(path).st_mtime < STALE_LOCK_SECONDS:
+            return None
+        os.unlink(path)
+    except OSError:
+        return None
+    return path
 
 
 def _merge_commit_of(

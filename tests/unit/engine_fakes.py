@@ -23,7 +23,7 @@ import shutil
 from collections.abc import Callable, Iterable
 
 from loom_tui.core.agents import Launch, LaunchContext
-from loom_tui.core.errors import NotFound
+from loom_tui.core.errors import LoomError, NotFound
 from loom_tui.core.git import MergeResult
 from loom_tui.core.model import SessionRecord, StageRecord
 from loom_tui.core.store import RecordCache, Store
@@ -196,12 +196,18 @@ class FakeRepo:
     def __init__(self, root: str, boundary: Boundary) -> None:
         self.root = root
         self.boundary = boundary
+        self.cleared: list[str] = []
         self.conflicts: set[str] = set()
         self.waiting: set[str] = set()
         self.merges: list[str] = []
+        #: stage id -> how many more worktree creations fail (git refusing, a full disk)
+        self.failing: dict[str, int] = {}
 
     def ensure_worktree(self, stage_id: str, *, fresh: bool) -> str:
         self.boundary.before()
+        if self.failing.get(stage_id, 0) > 0:
+            self.failing[stage_id] -= 1
+            raise LoomError(f"cannot create the worktree of {stage_id} (a test's broken git)")
         path = os.path.join(self.root, ".worktrees", stage_id)
         os.makedirs(path, exist_ok=True)
         self.boundary.after()

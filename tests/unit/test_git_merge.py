@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pygit2
 import pytest
 
 from loom_tui.core import git
+from loom_tui.core.engine.ports import GitRepository
 from tests.conftest import SIGNATURE, make_repo
 
 
@@ -75,3 +78,28 @@ def test_the_users_own_change_still_holds_a_merge_back(tmp_path: Path) -> None:
     result = git.merge_stage(str(root), "a", "main")
     assert (result.status, result.files) == ("waiting", ["README.md"])
     assert (root / "README.md").read_text() == "# mine\n"
+
+
+def test_a_lock_left_by_a_killed_process_is_removed_and_the_write_done(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo")
+    repo = GitRepository(str(root), "main", str(root / ".work"))
+    repo.ensure_worktree("a", fresh=True)
+    lock = root / ".git" / "refs" / "heads" / "loom" / "a.lock"
+    lock.write_text("")
+    old = time.time() - 60
+    os.utime(lock, (old, old))
+    repo.remove_worktree("a")  # deletes the branch: its ref lock stood in the way
+    assert not lock.exists()
+    assert repo.cleared == [str(lock)]
+    assert pygit2.Repository(str(root)).branches.local.get("loom/a") is None
+
+
+def test_a_lock_held_just_now_may_be_a_live_gits_and_is_left_alone(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo")
+    repo = GitRepository(str(root), "main", str(root / ".work"))
+    repo.ensure_worktree("a", fresh=True)
+    lock = root / ".git" / "refs" / "heads" / "loom" / "a.lock"
+    lock.write_text("")
+    with pytest.raises(Exception, match=r"a\.lock"):
+        repo.remove_worktree("a")
+    assert lock.exists() and repo.cleared == []

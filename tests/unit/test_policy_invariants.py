@@ -165,7 +165,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.scheduler.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, SchedulerError):
+        if isinstance(event, SchedulerError) and "a test's broken git" not in event.message:
             self.errors.append(f"{event.stage}: {event.message}")
 
     def _pass(self, kill_at: int | None = None) -> None:
@@ -340,6 +340,16 @@ class EngineMachine(RuleBasedStateMachine):
             self.repo.waiting.add(stage_id)
 
     @precondition(lambda self: bool(self.ids))
+    @rule(data=st.data(), times=st.integers(1, 4))
+    def git_fails(self, data: st.DataObject, times: int) -> None:
+        """The next worktree creations of a stage fail: it cools down, then, after three
+        failures in a row, is blocked with the error as its reason."""
+        stage_id = data.draw(st.sampled_from(self.ids))
+        self.repo.failing[stage_id] = times
+        self.now += 1.0
+        self._pass()
+
+    @precondition(lambda self: bool(self.ids))
     @rule()
     def restart(self) -> None:
         self._new_scheduler()
@@ -417,6 +427,7 @@ class EngineMachine(RuleBasedStateMachine):
         complete, every stage completed and merged, or skipped."""
         self.repo.conflicts.clear()
         self.repo.waiting.clear()
+        self.repo.failing.clear()
         for _ in range(200):
             for stage in self.store.stages():
                 if stage.held:
@@ -463,3 +474,22 @@ def test_the_engines_invariants_hold_under_random_histories(
 ) -> None:
     monkeypatch.setattr(uuid, "uuid4", EngineMachine.next_uuid)
     _machine(shard).TestCase().runTest()
+
+
+def test_a_stage_that_cannot_start_is_blocked_with_the_error_not_retried_in_a_loop() -> None:
+    machine = EngineMachine()
+    try:
+        machine.repo.failing["s0"] = 1_000
+        machine.setup(plan=[([], 0)], max_parallel=1)
+        for _ in range(START_FAILURES_LIMIT + 1):
+            machine.now += 61.0  # past any cool-down
+            machine._pass()
+        stage = machine.store.read_stage("s0")
+        assert stage.status is S.BLOCKED
+        assert stage.blocked_reason == (
+            "cannot start: cannot create the worktree of s0 (a test's broken git)"
+        )
+        failed = 1_000 - machine.repo.failing["s0"]
+        assert failed == START_FAILURES_LIMIT  # then no more attempts, until a person retries
+    finally:
+        machine.loop.close()

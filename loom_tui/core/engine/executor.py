@@ -47,7 +47,7 @@ from loom_tui.core.engine.stage_steps import StageSteps
 from loom_tui.core.engine.starts import Starter
 from loom_tui.core.engine.world import Settings, World
 from loom_tui.core.errors import LoomError
-from loom_tui.core.events import Event, SchedulerError
+from loom_tui.core.events import Event, Notice, SchedulerError
 from loom_tui.core.store import Store
 
 IO = Callable[..., Awaitable[Any]]
@@ -72,6 +72,7 @@ class Executor:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        self.repo = repo
         self.io = io
         self.clock = clock
         #: stages whose last command failed: stage id -> no new command before this time
@@ -124,12 +125,22 @@ class Executor:
         for command in commands:
             if isinstance(command, StartSession):
                 if not done_starting:
-                    await self.starter.start_all(starts, world, emit, self._failed)
+                    started = await self.starter.start_all(starts, world, emit, self._failed)
                     done_starting = True
-                    for started in starts:
-                        self.failures.pop(started.stage, None)
+                    for stage_id in started:
+                        self.failures.pop(stage_id, None)
+                    emit(self._cleared())
                 continue
             emit(await self._run(command, world))
+            emit(self._cleared())
+
+    def _cleared(self) -> list[Event]:
+        """Say which stale git locks were removed (left by a process killed mid-write)."""
+        paths, self.repo.cleared[:] = list(self.repo.cleared), []
+        return [
+            Notice(message=f"removed {path}, a git lock left by a process killed mid-write")
+            for path in paths
+        ]
 
     async def _run(self, command: Command, world: World) -> list[Event]:
         handler = self._handlers[type(command)]

@@ -5,12 +5,15 @@ repository; the policy's property tests hand the executor in-memory ones instead
 from __future__ import annotations
 
 import os
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from loom_tui.core import git
 from loom_tui.core.fsutil import FileLock, write_boundary
 from loom_tui.core.git import MergeResult
 from loom_tui.core.tmux import PaneInfo, TmuxError, WindowSpec
+
+T = TypeVar("T")
 
 
 class PaneHost(Protocol):
@@ -32,6 +35,9 @@ class PaneHost(Protocol):
 
 
 class Repository(Protocol):
+    #: stale lock files removed since the executor last looked (see `GitRepository._git`)
+    cleared: list[str]
+
     def ensure_worktree(self, stage_id: str, *, fresh: bool) -> str: ...
 
     def merge(self, stage_id: str) -> MergeResult: ...
@@ -47,18 +53,33 @@ class GitRepository:
         self.root = root
         self.base = base_branch
         self._merge_lock = os.path.join(work_dir, "merge.lock")
+        #: stale git lock files removed (what the executor tells a person about)
+        self.cleared: list[str] = []
 
     def ensure_worktree(self, stage_id: str, *, fresh: bool) -> str:
-        path = git.ensure_worktree(self.root, stage_id, self.base, fresh=fresh)
+        path = self._git(git.ensure_worktree, self.root, stage_id, self.base, fresh=fresh)
         write_boundary()
         return path
 
     def merge(self, stage_id: str) -> MergeResult:
         with FileLock(self._merge_lock):
-            result = git.merge_stage(self.root, stage_id, self.base)
+            result = self._git(git.merge_stage, self.root, stage_id, self.base)
         write_boundary()
         return result
 
     def remove_worktree(self, stage_id: str) -> None:
-        git.remove_worktree(self.root, stage_id, delete_branch=True)
+        self._git(git.remove_worktree, self.root, stage_id, delete_branch=True)
         write_boundary()
+
+    def _git(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn``; if a lock file left by a killed process stands in its way, remove it and
+        run ``fn`` again (git's own advice, "remove the file manually", done for loom's repo)."""
+        for _attempt in range(3):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                cleared = git.clear_stale_lock(exc, self.root)
+                if cleared is None:
+                    raise
+                self.cleared.append(cleared)
+        return fn(*args, **kwargs)

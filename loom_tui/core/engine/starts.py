@@ -81,7 +81,9 @@ class Starter:
 
     async def start_all(
         self, commands: list[StartSession], world: World, emit: Emit, failed: Failed
-    ) -> None:
+    ) -> set[str]:
+        """Start them; returns the stages that got their pane (the others failed, and said so,
+        or were not needed any more)."""
         t0 = time.monotonic()
         prepared: list[_Start] = []
         results = await asyncio.gather(
@@ -95,7 +97,7 @@ class Starter:
             else:
                 prepared.append(result)
         if not prepared:
-            return
+            return set()
         begun: list[_Start] = await self.io(self._begin, prepared)
         launched = await asyncio.gather(
             *(self.io(self._launch, start, world) for start in begun), return_exceptions=True
@@ -109,7 +111,7 @@ class Starter:
             else:
                 ready.append((start, spec))
         if not ready:
-            return
+            return set()
         panes = await self.io(self.panes.new_windows, [spec for _start, spec in ready])
         events: list[Event] = []
         for (start, _spec), pane in zip(ready, panes, strict=True):
@@ -126,6 +128,7 @@ class Starter:
             events += self._started(start, pane)
         emit(events)
         await self.io(self._running, [start for start, _spec in ready])
+        return {start.cmd.stage for start, _spec in ready if start.pane is not None}
 
     def _prepare(self, cmd: StartSession, world: World, t0: float) -> _Start:
         stage = world.stages[cmd.stage]
