@@ -19,10 +19,11 @@ def warn(message: str) -> None:
 
 
 def report_error(exc: LoomError) -> int:
-    from loom_tui.core.plan import PlanError
-
+    # A PlanError can only exist once the plan module is loaded: do not load it (pydantic and
+    # ruamel, a fifth of a second) for every other error of an agent-facing command.
+    plan = sys.modules.get("loom_tui.core.plan")
     lines = exc.lines()
-    if isinstance(exc, PlanError):
+    if plan is not None and isinstance(exc, plan.PlanError):
         for line in lines:
             sys.stderr.write(line + "\n")
         count = len(lines)

@@ -339,7 +339,8 @@ def test_sessions_list_and_kill(make_project: MakeProject, runners: StartRunner)
     assert project.starts_of("stuck") == 1
     stage = project.stage("stuck")
     assert stage.status is Status.BLOCKED and stage.retry_count == 0
-    assert stage.next_retry_at is None and stage.failure is None and stage.handoffs == []
+    assert stage.next_retry_at is None and stage.handoffs == []  # no crash handoff, no retry
+    assert stage.failure is not None and stage.failure["kind"] == "killed"
     assert not [e for e in project.events("retry-scheduled") if e.get("stage") == "stuck"]
     assert project.store.read_session(stuck.id).status == "killed"
     assert project.stage("later").status is Status.WAITING_FOR_DEPS

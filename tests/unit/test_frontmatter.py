@@ -187,6 +187,7 @@ def _expected_body(body: str) -> str:
     return body if not body or body.endswith("\n") else body + "\n"
 
 
+@pytest.mark.slow  # seconds of CPU: started early under xdist
 @SETTINGS
 @given(data=RECORDS, body=BODIES)
 @example(data={}, body="")

@@ -1305,6 +1305,7 @@ def test_alias_bomb_is_refused_quickly() -> None:
     assert one_problem(text) == (6, "", "the metadata is too large (over 100000 values)")
 
 
+@pytest.mark.slow  # seconds of CPU: started early under xdist
 def test_deeply_nested_yaml_is_refused() -> None:
     text = plan_md("loom: " + "[" * 2000 + "]" * 2000 + "\n")
     assert one_problem(text) == (6, "", "the YAML is nested too deeply")

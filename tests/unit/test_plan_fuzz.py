@@ -500,6 +500,7 @@ def tagged_yaml(draw: st.DrawFn, depth: int = 0) -> str:
     return f"{anchor}{tag}{{{', '.join(items)}}}"
 
 
+@pytest.mark.slow  # seconds of CPU: started early under xdist
 @FUZZ
 @given(st.lists(tagged_yaml(), min_size=1, max_size=4), st.sampled_from(["stages", "sim", "x"]))
 def test_tags_anchors_and_aliases_never_raise_anything_but_plan_error(

@@ -918,6 +918,31 @@ def test_the_project_config_written_by_init(project: Path) -> None:
     assert config.tmux_socket.startswith("loom-")
 
 
+def test_the_project_fixture_is_what_loom_init_writes(
+    project: Path, tmp_path: Path, loom: RunLoom
+) -> None:
+    """`project` copies a template that `loom init` made once (tests/conftest.py): what a fresh
+    `loom init` writes here must be the same, but for the times and the path-named tmux socket."""
+    from loom_tui.core.init_project import tmux_socket_name
+
+    fresh = make_repo(tmp_path / "fresh")
+    plan = fresh / "doc" / "plans" / "PLAN-0001-wordcount.md"
+    plan.parent.mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "loom_tui" / "samples" / plan.name, plan)
+    loom("init", str(plan.relative_to(fresh)), cwd=fresh, check=True)
+
+    def written(root: Path) -> dict[str, str]:
+        files = {".git/info/exclude": (root / ".git" / "info" / "exclude").read_text()}
+        for path in sorted((root / ".work").rglob("*")):
+            text = path.read_text() if path.is_file() else "<dir>"
+            text = text.replace(tmux_socket_name(str(root)), "<socket>")
+            text = re.sub(r"\b1\d{9}\.\d+\b", "<time>", text)  # created_at, updated_at, ts
+            files[str(path.relative_to(root))] = re.sub(r"Updated: .*", "Updated: <time>", text)
+        return files
+
+    assert written(project) == written(fresh)
+
+
 BROKEN_CONFIGS = {
     "invalid toml": ('[plan\nsource = "x"\n', "invalid TOML"),
     "unterminated string": ('[plan]\nsource = "x\n', "invalid TOML"),
