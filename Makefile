@@ -24,13 +24,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy loom_tui
 
-# In parallel (pytest-xdist): 4 workers on 2 cores, because the plans run for real spend most of
+# In parallel (pytest-xdist): 3 workers on 2 cores, because the plans run for real spend much of
 # their time waiting on agents and tmux; tests/conftest.py orders the tests for `--dist worksteal`
 # (the long ones dealt out evenly, the slow ones first).  PYTHONDONTWRITEBYTECODE is dropped here
 # so that the workers and every `loom` subprocess reuse compiled bytecode (and pytest its rewritten
 # test modules) instead of compiling the sources again in each process.
 unit: $(STAMP)
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -n 4 --dist worksteal
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -n 3 --dist worksteal
 
 test: lint typecheck unit
 

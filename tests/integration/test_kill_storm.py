@@ -298,8 +298,8 @@ def boundary_plan() -> list[dict[str, Any]]:
     handoff, merges and a promotion, in as few writes as that takes."""
     return [
         sim_stage("y", scenario="crash-once", steps=2, step_seconds=0.1),
-        sim_stage("z", scenario="overrun", steps=4, step_seconds=0.1, context_budget=50),
-        sim_stage("w", ["y", "z"]),
+        sim_stage("z", scenario="overrun", steps=2, step_seconds=0.1, context_budget=50),
+        sim_stage("w", ["y", "z"], steps=1),
     ]
 
 
