@@ -15,6 +15,7 @@ STYLES = {
     Status.NEEDS_HANDOFF: "magenta",
     Status.MERGE_CONFLICT: "red",
     Status.SKIPPED: "dim",
+    Status.NEEDS_HUMAN_REVIEW: "yellow",
 }
 
 
@@ -24,6 +25,8 @@ def _rows(data: dict[str, object]) -> list[list[str]]:
     assert isinstance(stages, list)
     for s in stages:
         flags = [f for f in ("held", "merged") if s[f]]
+        if s.get("attention") == "stalled":
+            flags.insert(0, "stalled")
         pct = s["context_percent"]
         rows.append(
             [
@@ -48,7 +51,9 @@ def _summary(data: dict[str, object]) -> str:
     counts = plan["counts"]
     return (
         f"{plan.get('name', '?')} · {plan['done']}/{plan['total']} done · {plan['running']} running"
-        f" · {counts['blocked']} blocked · base {plan.get('base_branch', '?')}"
+        f" · {counts['blocked']} blocked"
+        + (f" · {plan['attention']} need you" if plan.get("attention") else "")
+        + f" · base {plan.get('base_branch', '?')}"
     )
 
 
@@ -71,6 +76,6 @@ def render_rich(data: dict[str, object]) -> None:
     stages = data["stages"]
     assert isinstance(stages, list)
     for s, row in zip(stages, _rows(data), strict=True):
-        style = STYLES[Status(s["status"])]
+        style = "yellow" if s.get("attention") == "stalled" else STYLES[Status(s["status"])]
         table.add_row(row[0], f"[{style}]{row[1]}[/]", *row[2:])
     Console().print(table)

@@ -211,13 +211,15 @@ def skip(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
 
 
 def retry(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
-    """Start a blocked stage again at once (the scheduler picks it up on its next pass)."""
+    """Start a blocked stage (or one waiting for review) again at once: the scheduler picks it up
+    on its next pass."""
 
     def change(ctx: Change) -> str | None:
         stage = ctx.stage
-        if stage.status is not Status.BLOCKED:
+        if stage.status not in (Status.BLOCKED, Status.NEEDS_HUMAN_REVIEW):
             raise TransitionError(
-                f"stage {stage_id} is {stage.status}: only a blocked stage can be retried"
+                f"stage {stage_id} is {stage.status}: only a blocked stage, or one that needs "
+                "review, can be retried"
                 + (
                     " (use `loom merge` for a merge conflict)"
                     if stage.status is Status.MERGE_CONFLICT
@@ -281,6 +283,9 @@ def _start_over(stage: StageRecord) -> None:
     stage.context_percent = None
     stage.blocked_reason = None
     stage.failure = None
+    stage.failure_counts = None
+    stage.acceptance_failure = None
+    stage.stalled_at = None
     stage.next_retry_at = None
     stage.started_at = None
     stage.completed_at = None
@@ -326,6 +331,7 @@ def complete(
     results = run_commands(stage.acceptance, cwd, env, on_result)
     failed = [r for r in results if not r.passed]
     if failed:
+        _record_acceptance_failure(store, stage_id, failed)
         store.append_event(
             AcceptanceFailed(stage=stage_id, source=source, failed=tuple(r.command for r in failed))
         )
@@ -344,6 +350,8 @@ def complete(
         stage.completed_at = time.time()
         stage.blocked_reason = None
         stage.next_retry_at = None
+        stage.acceptance_failure = None
+        stage.stalled_at = None
         return None
 
     result = _mutate(store, stage_id, change, StageCompleted, source, acceptance=len(results))
@@ -351,6 +359,37 @@ def complete(
         passed = f" ({len(results)} acceptance command(s) passed)" if results else ""
         result.message = f"stage {stage_id} completed{passed}"
     return result, results
+
+
+#: Output kept of each failing acceptance command, for the next session's signal.
+ACCEPTANCE_TAIL_CHARS = 2000
+
+
+def _record_acceptance_failure(store: Store, stage_id: str, failed: list[CommandResult]) -> None:
+    """Keep what failed on the stage, so that the end of its session counts as an acceptance
+    failure (not a crash) and the next session's signal shows the commands and their output.
+    The session is the agent's own when an agent ran the command, else the stage's current one."""
+    import os
+
+    def keep(record: StageRecord) -> None:
+        session = os.environ.get("LOOM_SESSION_ID")
+        if os.environ.get("LOOM_STAGE_ID") != stage_id:
+            session = record.session_id
+        record.acceptance_failure = {
+            "at": time.time(),
+            "session": session,
+            "failed": [
+                {
+                    "command": r.command,
+                    "exit_code": r.exit_code,
+                    "timed_out": r.timed_out,
+                    "tail": "\n".join(r.output_tail)[-ACCEPTANCE_TAIL_CHARS:],
+                }
+                for r in failed
+            ],
+        }
+
+    store.update_stage(stage_id, keep)
 
 
 def _can_complete(stage: StageRecord) -> bool:

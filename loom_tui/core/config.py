@@ -24,6 +24,8 @@ DEFAULT_SETTINGS: dict[str, object] = {
     "retry_backoff_max_seconds": 300.0,
     "handoff_timeout_seconds": 120.0,
     "handoff_loop_limit": 3,
+    #: seconds with no hook event, transcript growth or pane change before a session is stalled
+    "stall_seconds": 300.0,
     "tick_seconds": 1.0,
 }
 

@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import os
 
-from loom_tui.core.model import Status
+from loom_tui.core.model import StageRecord, Status
 from loom_tui.core.store import Store, format_time
+
+#: What each failure kind means, in the words `diagnose` uses (StageRecord.failure["kind"]).
+FAILURE_KINDS = {
+    "crash": "the agent's process ended with an error before the stage was complete",
+    "exit": "the agent exited normally but never completed the stage",
+    "acceptance": "the agent ran `loom stage complete` and acceptance commands failed (below)",
+    "stalled": "the session showed no activity (no hook event, no transcript growth, no output "
+    "in its pane) for the stall time; loom nudged it, then ended it and wrote a handoff",
+    "handoff-loop": "sessions kept handing off without committing anything",
+    "killed": "a person ended the session (`loom sessions kill`)",
+    "start-failed": "loom could not start a session for it",
+    "tmux-server-lost": "loom's tmux server died, taking every session with it",
+    "merge-conflict": "its branch conflicts with the base branch",
+}
 
 
 def diagnose(store: Store, stage_id: str) -> list[str]:
@@ -19,9 +33,7 @@ def diagnose(store: Store, stage_id: str) -> list[str]:
     ]
     if stage.blocked_reason:
         lines.append(f"  reason      {stage.blocked_reason}")
-    if stage.failure:
-        details = ", ".join(f"{k} {v}" for k, v in stage.failure.items() if k != "at")
-        lines.append(f"  failure     {details}")
+    lines += _supervision(stage)
     lines.append(f"  retries     {stage.retry_count} of {stage.max_retries}")
     if stage.next_retry_at:
         lines.append(f"  next retry  {format_time(stage.next_retry_at)}")
@@ -41,6 +53,14 @@ def diagnose(store: Store, stage_id: str) -> list[str]:
     if stage.handoffs:
         lines.append("  handoffs    " + ", ".join(os.path.basename(h) for h in stage.handoffs))
     hints = []
+    if stage.attention == "stalled":
+        hints.append("in the TUI, select the stage and press a   # look at the agent; type to it")
+    if stage.status is Status.NEEDS_HUMAN_REVIEW:
+        hints.append(
+            f"loom stage retry {stage.id}   # one more attempt (the failure is in its signal)"
+        )
+        hints.append(f"loom stage skip {stage.id}    # give up on it; dependents may start")
+        hints.append(f"loom stage reset {stage.id}   # start it over from the base")
     if stage.status is Status.BLOCKED:
         hints.append(f"loom stage retry {stage.id}   # start it again now")
         if stage.handoffs:
@@ -55,4 +75,36 @@ def diagnose(store: Store, stage_id: str) -> list[str]:
     if hints:
         lines.append("  next steps")
         lines.extend(f"    {h}" for h in hints)
+    return lines
+
+
+def _supervision(stage: StageRecord) -> list[str]:
+    """The stage's failure (its kind, what it means, the evidence) and whether it is stalled."""
+    lines = []
+    if stage.failure:
+        kind = str(stage.failure.get("kind") or "?")
+        details = ", ".join(
+            f"{k} {v}"
+            for k, v in stage.failure.items()
+            if k not in ("at", "kind") and v is not None
+        )
+        lines.append(f"  failure     {kind}" + (f" ({details})" if details else ""))
+        if kind in FAILURE_KINDS:
+            lines.append(f"              {FAILURE_KINDS[kind]}")
+    if stage.failure_counts:
+        counts = ", ".join(f"{kind} {n}" for kind, n in sorted(stage.failure_counts.items()))
+        lines.append(f"  failures    {counts}")
+    if stage.attention == "stalled" and stage.stalled_at is not None:
+        lines.append(
+            f"  stalled     since {format_time(stage.stalled_at)}: no activity in its session; "
+            "loom nudged the agent and ends the session if it stays quiet"
+        )
+    failed = (stage.acceptance_failure or {}).get("failed")
+    if isinstance(failed, list) and failed:
+        lines.append("  acceptance failed:")
+        for item in failed:
+            if isinstance(item, dict):
+                lines.append(f"    $ {item.get('command')}   (exit {item.get('exit_code')})")
+                tail = str(item.get("tail") or "").splitlines()[-10:]
+                lines.extend(f"    | {line}" for line in tail)
     return lines

@@ -207,7 +207,7 @@ class StageStatusChanged(Event):
 
     @property
     def needs_attention(self) -> bool:
-        return self.new in ("blocked", "waiting-for-input", "merge-conflict")
+        return self.new in ("blocked", "waiting-for-input", "merge-conflict", "needs-human-review")
 
 
 @_event
@@ -400,6 +400,30 @@ class AgentStateChanged(Event):
 
 # --------------------------------------------------------------------------------------------------
 # Handoffs, memory, merges
+
+
+@_event
+class SessionStalled(Event):
+    """A session showed no sign of activity for a while (step ``stalled``, when loom nudged it),
+    came back to life (``resumed``), or was ended for it (``ended``)."""
+
+    kind: ClassVar[str] = "stalled"
+    session: str = ""
+    step: str = "stalled"
+    idle_seconds: float = 0.0
+    nudged: bool = False
+
+    def describe(self) -> str:
+        if self.step == "resumed":
+            return "the stalled session shows activity again"
+        quiet = f"no activity for {self.idle_seconds:.0f} s"
+        if self.step == "ended":
+            return f"stalled session ended ({quiet}); the stage resumes from a handoff"
+        return f"stalled: {quiet}" + ("; loom nudged the agent" if self.nudged else "")
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.step == "stalled"
 
 
 @_event

@@ -1,9 +1,10 @@
 """Handoffs: what a session leaves behind so that a fresh one continues the stage.
 
 `.work/handoffs/<stage>-handoff-NNN.md` (NNN from 001 per stage) has YAML front matter (stage,
-session, generation, context percent, trigger — budget, precompact, crash or manual — who wrote it,
-when, and the branch head) and the sections a fresh session needs: goal, completed work, decisions,
-current state (branch, commits ahead, uncommitted files, diff stat), next steps, files touched.
+session, generation, context percent, trigger — budget, precompact, crash, stall or manual — who
+wrote it, when, and the branch head) and the sections a fresh session needs: goal, completed work,
+decisions, current state (branch, commits ahead, uncommitted files, diff stat), next steps, files
+touched.
 
 An agent writes one with `loom handoff write`; when it does not (it crashed, or ignored the
 request), loom writes it from what it can read itself: the transcript's last messages and the
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from loom_tui.core.model import SessionRecord, StageRecord
     from loom_tui.core.store import Store
 
-TRIGGERS = ("budget", "precompact", "crash", "manual")
+TRIGGERS = ("budget", "precompact", "crash", "stall", "manual")
 TRANSCRIPT_TAIL_BYTES = 4 * 1024 * 1024
 
 
@@ -254,7 +255,7 @@ def write_handoff(
         head = state.get("head") if isinstance(state.get("head"), str) else None
         # The loop guard's count: handoffs in a row that follow no new commit.
         no_progress = head == fresh.handoff_head if fresh.handoffs[:-1] else not state.get("ahead")
-        if trigger != "crash":  # a crash is the retry logic's business, not the loop guard's
+        if trigger not in ("crash", "stall"):  # failures: the retries' business, not the guard's
             fresh.handoff_streak = fresh.handoff_streak + 1 if no_progress else 0
         fresh.handoff_head = head  # type: ignore[assignment]
         store.write_stage(fresh)

@@ -46,6 +46,7 @@ def stage_record(plan: Plan, index: int) -> StageRecord:
         wiring=[w.model_dump(exclude_none=True) for w in spec.wiring],
         model=spec.model,
         max_retries=spec.max_retries,
+        stall_seconds=spec.stall_seconds or plan.spec.stall_seconds,
         sandbox=sandbox.model_dump() if sandbox is not None else None,
         sim=spec.sim.model_dump() if spec.sim else None,
         plan_index=index,

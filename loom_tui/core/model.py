@@ -32,6 +32,8 @@ class Status(StrEnum):
     WAITING_FOR_INPUT = "waiting-for-input"
     MERGE_CONFLICT = "merge-conflict"
     SKIPPED = "skipped"
+    #: loom gave up on its own (the same failure ran out of retries): a person decides what next
+    NEEDS_HUMAN_REVIEW = "needs-human-review"
 
 
 S = Status
@@ -50,10 +52,19 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
             S.SKIPPED,
             S.QUEUED,
             S.WAITING_FOR_DEPS,
+            S.NEEDS_HUMAN_REVIEW,
         }
     ),
     S.NEEDS_HANDOFF: frozenset(
-        {S.EXECUTING, S.COMPLETED, S.BLOCKED, S.SKIPPED, S.QUEUED, S.WAITING_FOR_DEPS}
+        {
+            S.EXECUTING,
+            S.COMPLETED,
+            S.BLOCKED,
+            S.SKIPPED,
+            S.QUEUED,
+            S.WAITING_FOR_DEPS,
+            S.NEEDS_HUMAN_REVIEW,
+        }
     ),
     S.WAITING_FOR_INPUT: frozenset(
         {
@@ -64,9 +75,13 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
             S.SKIPPED,
             S.QUEUED,
             S.WAITING_FOR_DEPS,
+            S.NEEDS_HUMAN_REVIEW,
         }
     ),
-    S.BLOCKED: frozenset({S.QUEUED, S.COMPLETED, S.SKIPPED, S.WAITING_FOR_DEPS}),
+    S.BLOCKED: frozenset(
+        {S.QUEUED, S.COMPLETED, S.SKIPPED, S.WAITING_FOR_DEPS, S.NEEDS_HUMAN_REVIEW}
+    ),
+    S.NEEDS_HUMAN_REVIEW: frozenset({S.QUEUED, S.COMPLETED, S.SKIPPED, S.WAITING_FOR_DEPS}),
     S.COMPLETED: frozenset({S.MERGE_CONFLICT, S.QUEUED, S.WAITING_FOR_DEPS}),
     S.MERGE_CONFLICT: frozenset({S.COMPLETED, S.SKIPPED, S.QUEUED, S.WAITING_FOR_DEPS}),
     S.SKIPPED: frozenset({S.QUEUED, S.WAITING_FOR_DEPS}),
@@ -82,6 +97,7 @@ STATUS_ICONS = {
     S.BLOCKED: "✗",
     S.NEEDS_HANDOFF: "⟳",
     S.MERGE_CONFLICT: "⚡",
+    S.NEEDS_HUMAN_REVIEW: "⚑",
     S.SKIPPED: "⊘",
 }
 
@@ -90,7 +106,9 @@ TERMINAL = frozenset({S.COMPLETED, S.SKIPPED})
 #: Statuses in which the stage has (or is getting) a live agent session.
 ACTIVE = frozenset({S.EXECUTING, S.NEEDS_HANDOFF, S.WAITING_FOR_INPUT})
 #: Statuses that need a person: shown first by the TUI's "next needing attention" key.
-NEEDS_ATTENTION = frozenset({S.WAITING_FOR_INPUT, S.BLOCKED, S.MERGE_CONFLICT})
+NEEDS_ATTENTION = frozenset(
+    {S.WAITING_FOR_INPUT, S.BLOCKED, S.MERGE_CONFLICT, S.NEEDS_HUMAN_REVIEW}
+)
 
 
 def can_transition(old: Status, new: Status) -> bool:
@@ -268,6 +286,16 @@ class StageRecord(Record):
         _Field("handoffs", "strs", []),
         _Field("blocked_reason", "str?", None),
         _Field("failure", "dict?", None),
+        #: how many failures of each kind the stage had (crash, acceptance, stalled, …)
+        _Field("failure_counts", "dict?", None),
+        #: the newest `loom stage complete` whose acceptance failed: which session, the failing
+        #: commands and the tail of their output (shown to the next session)
+        _Field("acceptance_failure", "dict?", None),
+        #: when its session was found stalled (no hook, transcript or pane change for a while)
+        _Field("stalled_at", "num?", None),
+        #: seconds without any sign of activity before a session counts as stalled (None: the
+        #: project's `stall_seconds`)
+        _Field("stall_seconds", "num?", None),
         _Field("next_retry_at", "num?", None),
         _Field("worktree", "str?", None),
         _Field("branch", "str?", None),
@@ -305,6 +333,10 @@ class StageRecord(Record):
     handoffs: list[str]
     blocked_reason: str | None
     failure: dict[str, object] | None
+    failure_counts: dict[str, object] | None
+    acceptance_failure: dict[str, object] | None
+    stalled_at: float | None
+    stall_seconds: float | None
     next_retry_at: float | None
     worktree: str | None
     branch: str | None
@@ -328,6 +360,16 @@ class StageRecord(Record):
         if self.status is Status.SKIPPED:
             return True
         return self.status is Status.COMPLETED and self.merged
+
+    @property
+    def attention(self) -> str | None:
+        """Why the stage needs a person now, in the words `status` and the TUI show (None: it
+        does not).  A stalled stage is still executing, so its status alone does not say it."""
+        if self.status in ACTIVE and self.stalled_at is not None:
+            return "stalled"
+        if self.status in NEEDS_ATTENTION:
+            return self.status.value
+        return None
 
     def set_status(self, new: Status) -> None:
         """Change the status through the transition table (no-op when unchanged)."""
@@ -380,6 +422,8 @@ class SessionRecord(Record):
         _Field("handoff_at", "num?", None),
         _Field("handoff_pasted_at", "num?", None),
         _Field("stop_at", "num?", None),
+        #: found stalled at (None: not stalled); loom nudged it then, and ends it a while later
+        _Field("stalled_at", "num?", None),
     )
     _REQUIRED = ("id", "stage_id")
 
@@ -418,6 +462,7 @@ class SessionRecord(Record):
     handoff_at: float | None
     handoff_pasted_at: float | None
     stop_at: float | None
+    stalled_at: float | None
 
     @property
     def live(self) -> bool:

@@ -97,6 +97,7 @@ class SandboxSpec(_Model):
 SimScenario = Literal[
     "normal",
     "crash-once",
+    "stall-once",
     "always-crash",
     "stall",
     "ask-input",
@@ -158,6 +159,8 @@ class StageSpec(_Model):
     wiring: list[WiringSpec] = []
     model: str = "opus"
     max_retries: Annotated[int, Field(ge=0, le=100)] = 3
+    #: seconds with no sign of the agent's activity before its session counts as stalled
+    stall_seconds: Annotated[float, Field(gt=0, le=86_400)] | None = None
     sandbox: SandboxSpec | None = None
     sim: SimSpec | None = None
 
@@ -183,6 +186,8 @@ class PlanSpec(_Model):
     auto_merge: bool = True
     base_branch: str | None = None
     sandbox: SandboxSpec | None = None
+    #: the default of the stages' ``stall_seconds`` (None: the project's setting, 300 s)
+    stall_seconds: Annotated[float, Field(gt=0, le=86_400)] | None = None
 
     @field_validator("version")
     @classmethod

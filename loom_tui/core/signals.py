@@ -109,6 +109,7 @@ def render_signal(
             "",
             _strip_front_matter(text).strip() or "(the handoff file is empty)",
         ]
+    lines += _last_acceptance_failure(stage)
     memory = _read(store.memory_path(stage.id)).strip()
     if memory:
         lines += ["", "## Stage memory", "", _strip_front_matter(memory).strip()]
@@ -127,6 +128,30 @@ def render_signal(
         "",
     ]
     return "\n".join(lines)
+
+
+def _last_acceptance_failure(stage: StageRecord) -> list[str]:
+    """What failed when an earlier session ran `loom stage complete`: the commands and the tail
+    of their output, so that the next session starts from the failure, not from a guess."""
+    failure = stage.acceptance_failure
+    failed = failure.get("failed") if failure else None
+    if not isinstance(failed, list) or not failed:
+        return []
+    lines = [
+        "",
+        "## Last acceptance failure",
+        "",
+        "An earlier session ran `loom stage complete` and these acceptance commands failed. Fix "
+        "what they report before completing again:",
+    ]
+    for item in failed:
+        if not isinstance(item, dict):
+            continue
+        why = "timed out" if item.get("timed_out") else f"exit {item.get('exit_code')}"
+        tail = str(item.get("tail") or "").rstrip() or "(no output)"
+        lines += ["", f"- `{item.get('command')}` ({why}); the end of its output:", "", "~~~"]
+        lines += [tail.replace("~~~", "~ ~ ~"), "~~~"]
+    return lines
 
 
 def write_signal(

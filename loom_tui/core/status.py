@@ -44,6 +44,7 @@ def status_dict(store: Store) -> dict[str, object]:
     plan["total"] = len(stages)
     plan["done"] = counts[Status.COMPLETED.value] + counts[Status.SKIPPED.value]
     plan["running"] = sum(1 for s in stages if s.status in ACTIVE)
+    plan["attention"] = sum(1 for s in stages if s.attention is not None)
     plan["work_dir"] = store.work_dir
     plan["tokens"] = sum(t[0] for t in totals.values())
     plan["cost_usd"] = round(sum(t[1] for t in totals.values()), 4)
@@ -63,6 +64,10 @@ def status_dict(store: Store) -> dict[str, object]:
                 "handoffs": [os.path.basename(h) for h in s.handoffs],
                 "generation": s.generation,
                 "blocked_reason": s.blocked_reason,
+                "attention": s.attention,
+                "failure_kind": (s.failure or {}).get("kind"),
+                "failure_counts": dict(s.failure_counts or {}),
+                "stalled_at": s.stalled_at,
                 "sessions": totals.get(s.id, (0, 0.0, 0))[2],
                 "tokens": totals.get(s.id, (0, 0.0, 0))[0],
                 "cost_usd": round(totals.get(s.id, (0, 0.0, 0))[1], 4),

@@ -42,6 +42,7 @@ _FIELDS = (
     "window_id",
     "window_name",
     "pane_current_command",
+    "window_activity",
     "pane_start_command",
 )
 _FORMAT = "\t".join(f"#{{{f}}}" for f in _FIELDS)
@@ -55,6 +56,7 @@ class PaneInfo:
     """One pane as `list-panes` reports it."""
 
     __slots__ = (
+        "activity",
         "current_command",
         "dead",
         "dead_status",
@@ -76,6 +78,7 @@ class PaneInfo:
         window_name: str,
         current_command: str,
         start_command: str,
+        activity: float | None = None,
     ) -> None:
         self.pane_id = pane_id
         self.dead = dead
@@ -85,6 +88,8 @@ class PaneInfo:
         self.window_name = window_name
         self.current_command = current_command
         self.start_command = start_command
+        #: when the window last had output (tmux's ``window_activity``, whole seconds)
+        self.activity = activity
         self.session_id = session_marker(start_command)
 
     def __repr__(self) -> str:
@@ -147,8 +152,19 @@ class WindowSpec:
 
 
 def _parse_pane(line: str) -> PaneInfo:
-    pane_id, dead, status, pid, window_id, name, current, start = line.split("\t", 7)
-    return PaneInfo(pane_id, dead == "1", _int(status), _int(pid), window_id, name, current, start)
+    pane_id, dead, status, pid, window_id, name, current, activity, start = line.split("\t", 8)
+    seen = _int(activity)
+    return PaneInfo(
+        pane_id,
+        dead == "1",
+        _int(status),
+        _int(pid),
+        window_id,
+        name,
+        current,
+        start,
+        float(seen) if seen is not None else None,
+    )
 
 
 class Tmux:
@@ -257,7 +273,9 @@ class Tmux:
         result = self.server.cmd("list-panes", "-a", "-F", _FORMAT)
         if result.returncode != 0:
             return {}
-        panes = [_parse_pane(line) for line in result.stdout if line.count("\t") >= 7]
+        panes = [
+            _parse_pane(line) for line in result.stdout if line.count("\t") >= len(_FIELDS) - 1
+        ]
         return {pane.pane_id: pane for pane in panes}
 
     def new_window(
@@ -303,7 +321,9 @@ class Tmux:
                 batch += 1
             self._env()
             out = self.server.cmd(*args)
-            opened = [_parse_pane(line) for line in out.stdout if line.count("\t") >= 7]
+            opened = [
+                _parse_pane(line) for line in out.stdout if line.count("\t") >= len(_FIELDS) - 1
+            ]
             for pane in opened:
                 write_boundary()
                 results.append(pane)

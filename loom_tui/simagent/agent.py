@@ -8,6 +8,7 @@ and finishes with `loom stage complete`.  The stage's ``sim`` block picks a scen
 - ``crash-once``: the first session of the stage dies mid-way (exit 3); later ones work;
 - ``always-crash``: every session dies at its first step;
 - ``stall``: stop making progress (no output, no exit);
+- ``stall-once``: the first session of the stage stalls; later ones work;
 - ``ask-input``: ask a question and wait at the prompt for an answer typed into the pane;
 - ``ask-permission``: show a permission dialog and wait for a key;
 - ``overrun``: the first session's context grows past the stage's budget.  When loom tells it
@@ -408,7 +409,7 @@ class SimAgent:
             ):
                 say("✗ Error: simulated crash (the agent process dies)")
                 return 3
-            if scenario == "stall" and step == 1:
+            if step == 1 and (scenario == "stall" or (scenario == "stall-once" and before == 0)):
                 say(f"{SPINNER} Thinking…")
                 while True:
                     time.sleep(3600)

@@ -29,7 +29,7 @@ from loom_tui.core import actions
 from loom_tui.core.engine import Scheduler, SchedulerOptions
 from loom_tui.core.errors import LockBusy, LoomError
 from loom_tui.core.events import Event, PlanFinished
-from loom_tui.core.model import NEEDS_ATTENTION, Status
+from loom_tui.core.model import Status
 from loom_tui.core.store import RecordCache, Store
 from loom_tui.tui import attach as attach_module
 from loom_tui.tui.keys import KEYS
@@ -193,7 +193,10 @@ class LoomApp(App[int]):
         severity = "information"
         if kind in ("error", "merge-conflict") or data.get("new") in ("blocked", "merge-conflict"):
             severity = "error"
-        elif kind in ("agent-state",) or data.get("new") == "waiting-for-input":
+        elif kind in ("agent-state", "stalled") or data.get("new") in (
+            "waiting-for-input",
+            "needs-human-review",
+        ):
             severity = "warning"
         elif kind == "plan-finished" and not data.get("ok"):
             severity = "error"
@@ -389,7 +392,7 @@ class LoomApp(App[int]):
         snapshot = self.snapshot
         if snapshot is None:
             return
-        ids = [s.id for s in snapshot.stages if s.status in NEEDS_ATTENTION]
+        ids = [s.id for s in snapshot.needing_attention()]
         if not ids:
             self.notify("nothing needs you right now", timeout=3)
             return

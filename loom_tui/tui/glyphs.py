@@ -17,6 +17,8 @@ HELD = "⏸"
 #: Left-aligned eighth blocks, for a bar that moves by 1/8 of a cell.
 PARTS = " ▏▎▍▌▋▊▉"
 RETRY = "↻"
+#: A stage whose session shows no activity (see `StageRecord.attention`).
+STALLED = "⌛"
 
 #: The component class of each status (declared by the widgets, coloured in TCSS).
 STATUS_CLASSES = {status: f"status--{status.value}" for status in Status}
@@ -38,6 +40,7 @@ COMPONENT_CSS = """
     & > .status--blocked { color: $error; text-style: bold; }
     & > .status--needs-handoff { color: $secondary; text-style: bold; }
     & > .status--merge-conflict { color: $error; text-style: bold; }
+    & > .status--needs-human-review { color: $warning; text-style: bold reverse; }
     & > .status--skipped { color: $text-disabled; }
     & > .gauge--green { color: $success; }
     & > .gauge--yellow { color: $warning; }

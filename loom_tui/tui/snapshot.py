@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from loom_tui.core.config import ProjectConfig
 from loom_tui.core.errors import LoomError
-from loom_tui.core.model import ACTIVE, NEEDS_ATTENTION, SessionRecord, StageRecord, Status
+from loom_tui.core.model import ACTIVE, SessionRecord, StageRecord, Status
 from loom_tui.core.store import RecordCache, Store
 
 
@@ -70,7 +70,7 @@ class Snapshot:
 
     @property
     def blocked(self) -> int:
-        return self.count(Status.BLOCKED, Status.MERGE_CONFLICT)
+        return self.count(Status.BLOCKED, Status.MERGE_CONFLICT, Status.NEEDS_HUMAN_REVIEW)
 
     def stage(self, stage_id: str | None) -> StageRecord | None:
         if stage_id is None:
@@ -98,7 +98,7 @@ class Snapshot:
         )
 
     def needing_attention(self) -> list[StageRecord]:
-        return [s for s in self.stages if s.status in NEEDS_ATTENTION]
+        return [s for s in self.stages if s.attention is not None]
 
     def graph(self) -> dict[str, list[str]]:
         return {s.id: list(s.dependencies) for s in self.stages}

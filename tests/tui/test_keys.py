@@ -152,7 +152,7 @@ async def test_t_on_a_stage_that_is_not_blocked_is_refused(
         await select(app, pilot, "tokenizer")
         await pilot.press("t")
         await settle(app, pilot)
-        assert any("only a blocked stage can be retried" in n for n in notices(app))
+        assert any("only a blocked stage, or one that needs review, can be retried" in n for n in notices(app))
     assert tui_project.files() == before
 
 
@@ -306,6 +306,23 @@ async def test_n_jumps_to_the_next_stage_needing_attention_and_wraps(
             seen.append(app.selected_stage)
     # counter is blocked, docs waits for input, release has a merge conflict; then round again
     assert seen == ["counter", "docs", "release", "counter"]
+
+
+async def test_n_stops_at_a_stalled_stage_and_at_one_that_needs_review(
+    make_app: AppFactory, tui_project: TuiProject
+) -> None:
+    tui_project.set_stage("counter", status=Status.NEEDS_HUMAN_REVIEW, blocked_reason="review")
+    tui_project.set_stage("docs", status=Status.EXECUTING, stalled_at=1.0)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        seen = []
+        for _ in range(2):
+            await pilot.press("n")
+            await pilot.pause()
+            seen.append(app.selected_stage)
+        assert "stalled" in screen_text(app)
+    assert seen == ["counter", "docs"]
 
 
 async def test_n_with_nothing_needing_attention_says_so(

@@ -265,7 +265,7 @@ def test_only_a_blocked_stage_can_be_retried(store: Store, path: list[Status]) -
     force(store, "scaffold", *path)
     before = store.read_stage("scaffold")
     events = Events(store)
-    with pytest.raises(TransitionError, match="only a blocked stage can be retried"):
+    with pytest.raises(TransitionError, match="only a blocked stage, or one that needs review, can be retried"):
         actions.retry(store, "scaffold")
     assert store.read_stage("scaffold") == before
     assert events.new() == []
@@ -562,7 +562,14 @@ def test_a_failing_acceptance_command_leaves_the_status_unchanged(store: Store) 
     assert results[2].output_tail == [str(n) for n in range(101 - TAIL_LINES, 101)]
     assert "FAILED" in results[1].summary()
     assert "exit 3" in results[1].summary()
-    assert store.read_stage("scaffold") == before
+    after = store.read_stage("scaffold")
+    assert after.status is before.status
+    # what failed is kept for the next session's signal (the status does not change)
+    assert after.acceptance_failure is not None
+    assert [f["command"] for f in after.acceptance_failure["failed"]] == commands[1:3]
+    after.acceptance_failure = None
+    after.updated_at = before.updated_at
+    assert after == before
     (event,) = events.new()
     assert event["kind"] == "acceptance-failed"
     assert event["failed"] == commands[1:3]

@@ -76,6 +76,7 @@ def test_statuses_are_kebab_case_in_files() -> None:
         "waiting-for-input",
         "merge-conflict",
         "skipped",
+        "needs-human-review",
     }
 
 

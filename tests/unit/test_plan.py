@@ -1204,7 +1204,7 @@ def test_unknown_plan_key_without_a_close_one_lists_the_allowed_keys() -> None:
         NEXT,
         "junk",
         "unknown key 'junk' (allowed: version, stages, max_parallel, auto_merge, base_branch, "
-        "sandbox)",
+        "sandbox, stall_seconds)",
     )
 
 

@@ -398,9 +398,10 @@ class EngineMachine(RuleBasedStateMachine):
                 panes = [p for p in self.host.panes.values() if p.session_id == session.id]
                 if not (panes and panes[0].alive):
                     assert deadline is not None, f"{where}: its agent is gone, no deadline"
-                if stage.status is S.NEEDS_HANDOFF:
-                    assert deadline is not None, where
-            elif stage.status in (S.BLOCKED, S.MERGE_CONFLICT):
+                if stage.status is not S.WAITING_FOR_INPUT:  # else it waits for a person
+                    # supervision: a working session is always watched for a stall
+                    assert deadline is not None, f"{where}: a live session with no deadline"
+            elif stage.status in (S.BLOCKED, S.MERGE_CONFLICT, S.NEEDS_HUMAN_REVIEW):
                 assert stage.blocked_reason, where
             elif stage.status is S.WAITING_FOR_DEPS:
                 assert not dependencies_done(stage, stages), where
@@ -432,7 +433,7 @@ class EngineMachine(RuleBasedStateMachine):
             for stage in self.store.stages():
                 if stage.held:
                     actions.release(self.store, stage.id)
-                if stage.status is S.BLOCKED:
+                if stage.status in (S.BLOCKED, S.NEEDS_HUMAN_REVIEW):
                     actions.retry(self.store, stage.id)
                 if stage.status is S.MERGE_CONFLICT:
                     merge_now(self.store, stage.id, repo=self.repo)

@@ -15,6 +15,7 @@ from loom_tui.core.engine.commands import (
     Block,
     EndSession,
     FollowAgent,
+    MarkStalled,
     Merge,
     NudgeTmux,
     PasteHandoffRequest,
@@ -27,7 +28,7 @@ from loom_tui.core.engine.commands import (
     WriteHandoff,
 )
 from loom_tui.core.engine.policy import decide
-from loom_tui.core.engine.rules_sessions import HANDED_OFF, NEVER_STARTED
+from loom_tui.core.engine.rules_sessions import HANDED_OFF, NEVER_STARTED, NUDGE_ECHO, STALLED
 from loom_tui.core.engine.world import PaneView, Settings, World
 from loom_tui.core.model import SessionRecord, StageRecord, Status
 
@@ -389,6 +390,144 @@ def test_the_stage_follows_its_agent_waiting_for_a_person_and_back() -> None:
     working = session("s1", "a", agent_state="working", agent_state_source="hook:UserPromptSubmit")
     (follow,) = commands(world([running("a", "s1", S.WAITING_FOR_INPUT)], [working]))
     assert isinstance(follow, FollowAgent) and follow.to is S.EXECUTING
+
+
+# --------------------------------------------------------------------------------------------------
+# supervision: stalls and failed acceptance
+
+QUIET = Settings(max_parallel=4, retry_backoff=30, retry_backoff_max=300, stall_seconds=60)
+
+
+def test_a_quiet_session_is_watched_then_marked_stalled() -> None:
+    quiet = session("s1", "a", agent_state="working")
+    watched = decide(
+        world([running("a", "s1")], [quiet], settings=QUIET, activity={"s1": NOW - 10})
+    )
+    assert watched.commands == [] and watched.wake_at == NOW + 50
+    stalled = commands(
+        world([running("a", "s1")], [quiet], settings=QUIET, activity={"s1": NOW - 61})
+    )
+    assert stalled == [MarkStalled(stage="a", session="s1", idle_seconds=61.0)]
+
+
+def test_a_stage_may_set_its_own_stall_seconds() -> None:
+    quiet = session("s1", "a", agent_state="working")
+    w = world(
+        [running("a", "s1", stall_seconds=5)], [quiet], settings=QUIET, activity={"s1": NOW - 6}
+    )
+    assert commands(w) == [MarkStalled(stage="a", session="s1", idle_seconds=6.0)]
+
+
+def test_an_agent_waiting_for_a_person_is_not_stalled() -> None:
+    asking = session("s1", "a", agent_state="waiting-for-input", stalled_at=NOW - 30)
+    w = world(
+        [running("a", "s1", S.WAITING_FOR_INPUT)],
+        [asking],
+        settings=QUIET,
+        activity={"s1": NOW - 600},
+    )
+    assert commands(w) == [MarkStalled(stage="a", session="s1", stalled=False)]
+
+
+def test_a_stalled_session_that_shows_life_after_the_nudge_is_no_longer_stalled() -> None:
+    nudged = session("s1", "a", agent_state="working", stalled_at=NOW - 20)
+    echo = {"s1": NOW - 20 + NUDGE_ECHO / 2}  # the nudge's own echo is no sign of life
+    assert (
+        decide(world([running("a", "s1")], [nudged], settings=QUIET, activity=echo)).commands == []
+    )
+    alive = {"s1": NOW - 1}
+    assert commands(world([running("a", "s1")], [nudged], settings=QUIET, activity=alive)) == [
+        MarkStalled(stage="a", session="s1", stalled=False)
+    ]
+
+
+def test_a_session_that_stays_stalled_is_ended_then_resumed_at_once_from_a_handoff() -> None:
+    nudged = session("s1", "a", agent_state="working", stalled_at=NOW - 60)
+    (end,) = commands(
+        world([running("a", "s1")], [nudged], settings=QUIET, activity={"s1": NOW - 121})
+    )
+    assert isinstance(end, EndSession) and end.reason == STALLED and end.status == "crashed"
+    ended = session("s1", "a", status="crashed", end_reason=STALLED, stalled_at=NOW - 60)
+    cmds = commands(world([running("a", "s1", stalled_at=NOW - 60)], [ended], settings=QUIET))
+    assert cmds == [
+        WriteHandoff(stage="a", session="s1", trigger="stall"),
+        Block(
+            stage="a",
+            session="s1",
+            reason="agent stalled (no activity for 60 s); retry 1 of 3 now",
+            failure_kind="stalled",
+            retry_at=NOW,
+            attempt=1,
+        ),
+    ]
+
+
+def test_a_stall_handoff_written_before_a_restart_is_still_a_failure() -> None:
+    ended = session(
+        "s1", "a", status="crashed", end_reason=STALLED, handoff="h", handoff_trigger="stall"
+    )
+    (block,) = commands(world([running("a", "s1")], [ended], settings=QUIET))
+    assert isinstance(block, Block) and block.failure_kind == "stalled"
+
+
+def failed_acceptance(session_id: str) -> dict[str, object]:
+    return {
+        "session": session_id,
+        "failed": [{"command": "pytest -q", "exit_code": 1, "tail": "1 failed"}],
+    }
+
+
+def test_an_agent_that_exits_after_its_acceptance_failed_is_not_a_crash() -> None:
+    exited = session(
+        "s1",
+        "a",
+        status="crashed",
+        exit_code=1,
+        end_reason="crashed",
+        handoff="h",
+        handoff_trigger="crash",
+    )
+    a = running("a", "s1", acceptance_failure=failed_acceptance("s1"))
+    (block,) = commands(world([a], [exited]))
+    assert isinstance(block, Block)
+    assert block.failure_kind == "acceptance" and block.to is S.BLOCKED
+    assert block.reason == "acceptance failed: `pytest -q` (exit 1); retry 1 of 3 in 30 s"
+    # a failure recorded by an earlier session says nothing of this one's end
+    older = running("a", "s1", acceptance_failure=failed_acceptance("s0"))
+    (crash,) = commands(world([older], [exited]))
+    assert isinstance(crash, Block) and crash.failure_kind == "crash"
+
+
+def test_failures_the_agent_cannot_get_past_end_in_review_once_retries_are_used_up() -> None:
+    exited = session(
+        "s1",
+        "a",
+        status="crashed",
+        exit_code=1,
+        end_reason="crashed",
+        handoff="h",
+        handoff_trigger="crash",
+    )
+    a = running("a", "s1", retry_count=3, acceptance_failure=failed_acceptance("s1"))
+    (review,) = commands(world([a], [exited]))
+    assert isinstance(review, Block) and review.to is S.NEEDS_HUMAN_REVIEW
+    assert review.retry_at is None and "loom diagnose a" in review.reason
+    stalled = session(
+        "s1", "a", status="crashed", end_reason=STALLED, handoff="h", handoff_trigger="stall"
+    )
+    (review,) = commands(world([running("a", "s1", retry_count=3)], [stalled]))
+    assert isinstance(review, Block) and review.to is S.NEEDS_HUMAN_REVIEW
+    crashed = session(
+        "s1",
+        "a",
+        status="crashed",
+        exit_code=3,
+        end_reason="crashed",
+        handoff="h",
+        handoff_trigger="crash",
+    )
+    (blocked,) = commands(world([running("a", "s1", retry_count=3)], [crashed]))
+    assert isinstance(blocked, Block) and blocked.to is S.BLOCKED
 
 
 # --------------------------------------------------------------------------------------------------

@@ -72,6 +72,17 @@ class FollowAgent(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class MarkStalled(Command):
+    """The session showed no activity for the stage's ``stall_seconds``: record it as stalled
+    (on the session and the stage) and nudge the agent once; or, with ``stalled`` false, record
+    that it came back to life."""
+
+    session: str = ""
+    stalled: bool = True
+    idle_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class RequestHandoff(Command):
     """Ask the session to hand off: record the request, then make the stage needs-handoff."""
 
@@ -115,6 +126,8 @@ class Block(Command):
     exit_code: int | None = None
     retry_at: float | None = None
     attempt: int | None = None
+    #: BLOCKED, or NEEDS_HUMAN_REVIEW when the same kind of failure has used up the retries
+    to: Status = Status.BLOCKED
 
 
 @dataclass(frozen=True, slots=True)

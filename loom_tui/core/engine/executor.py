@@ -27,6 +27,7 @@ from loom_tui.core.engine.commands import (
     Command,
     EndSession,
     FollowAgent,
+    MarkStalled,
     Merge,
     NudgeTmux,
     PasteHandoffRequest,
@@ -45,6 +46,7 @@ from loom_tui.core.engine.ports import PaneHost, Repository
 from loom_tui.core.engine.session_steps import SessionSteps
 from loom_tui.core.engine.stage_steps import StageSteps
 from loom_tui.core.engine.starts import Starter
+from loom_tui.core.engine.supervision_steps import SupervisionSteps
 from loom_tui.core.engine.world import Settings, World
 from loom_tui.core.errors import LoomError
 from loom_tui.core.events import Event, Notice, SchedulerError
@@ -81,6 +83,7 @@ class Executor:
         self.failures: dict[str, tuple[int, str]] = {}
         self.sessions = SessionSteps(store, panes, observer, book, settings, clock)
         self.stages = StageSteps(store, panes, clock)
+        self.supervision = SupervisionSteps(store, panes, clock)
         self.merges = MergeSteps(store, repo, base_branch, settings, clock)
         self.starter = Starter(
             store,
@@ -98,6 +101,7 @@ class Executor:
             AdoptSession: self.sessions.adopt,
             NudgeTmux: self.sessions.nudge,
             FollowAgent: self.stages.follow,
+            MarkStalled: self.supervision.mark,
             RequestHandoff: self.stages.request_handoff,
             PasteHandoffRequest: self.stages.paste,
             WriteHandoff: self.stages.write_handoff,

@@ -11,6 +11,8 @@ Blocking (file reads, a tmux capture): the scheduler runs `observe` in a thread.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -43,6 +45,8 @@ class SessionObserver:
         self._pending: dict[str, dict[str, object]] = {}
         self._flush_at = 0.0
         self._minor_at = 0.0
+        #: the newest sign of each live session's activity, by session id (see `World.activity`)
+        self.activity: dict[str, float] = {}
 
     def observe(
         self,
@@ -56,6 +60,7 @@ class SessionObserver:
         events: list[Event] = []
         flushed = False
         stage_gauges: dict[str, tuple[str, float]] = {}
+        self.activity = {s.id: self._activity(s, panes.get(s.id)) for s in sessions}
         for listed in sessions:
             session = listed
             stage = stages.get(session.stage_id)
@@ -125,6 +130,21 @@ class SessionObserver:
             self._minor_at = now
         waiting = any(self._pending.values())
         return events, (max(now + 0.05, self._minor_at + GAUGE_MINOR_FLUSH) if waiting else None)
+
+    def _activity(self, session: SessionRecord, pane: PaneView | None) -> float:
+        """When the session last showed a sign of life: its hook log or transcript was written,
+        or its pane had output.  Times on disk and in tmux, so they survive a restart of loom."""
+        times = [session.started_at or 0.0]
+        for path in (
+            os.path.join(self.monitor.hooks_dir, f"{session.id}.jsonl"),
+            session.transcript_path,
+        ):
+            if path:
+                with contextlib.suppress(OSError):
+                    times.append(os.stat(path).st_mtime)
+        if pane is not None and pane.activity is not None:
+            times.append(pane.activity)
+        return max(times)
 
     def _write_stage_gauges(self, gauges: dict[str, tuple[str, float]]) -> None:
         def change(record: StageRecord, _fresh: dict[str, StageRecord]) -> bool:

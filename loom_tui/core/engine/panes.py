@@ -53,5 +53,6 @@ class PaneBook:
                     pid=pane.pid,
                     dead=pane.dead,
                     dead_status=pane.dead_status,
+                    activity=pane.activity,
                 )
         return out

@@ -9,6 +9,7 @@ from loom_tui.core.engine.commands import (
     AdoptSession,
     EndSession,
     FollowAgent,
+    MarkStalled,
     NudgeTmux,
     PasteHandoffRequest,
     RequestHandoff,
@@ -21,6 +22,13 @@ from loom_tui.core.session_monitor import FINISHED_TURN, WAITING_STATES, WORKING
 #: `SessionRecord.end_reason` of a session whose pane never came up (loom died in between).
 NEVER_STARTED = "never started"
 HANDED_OFF = "handed off"
+#: `SessionRecord.end_reason` of a session ended because it stalled.
+STALLED = "stalled"
+#: Triggers of the handoffs loom writes for a session that failed (it crashed or stalled): the
+#: session still counts as a failure, not as handed over.
+LOOM_RESCUE_TRIGGERS = ("crash", "stall")
+#: After loom types its nudge, the echo and the agent's first redraw are no sign of life yet.
+NUDGE_ECHO = 3.0
 #: How soon a dead pane whose exit status tmux lost is looked at again, after a nudge.
 NUDGE_AGAIN = 0.2
 
@@ -103,7 +111,7 @@ def handed_over(stage: StageRecord, session: SessionRecord) -> bool:
     """Whether the stage's session ends in a handoff (asked for, or written by the agent itself)
     rather than a crash.  A handoff loom wrote after a crash does not count."""
     return stage.status is Status.NEEDS_HANDOFF or (
-        session.handoff is not None and session.handoff_trigger != "crash"
+        session.handoff is not None and session.handoff_trigger not in LOOM_RESCUE_TRIGGERS
     )
 
 
@@ -138,6 +146,8 @@ def current_session(
     trigger, detail = _handoff_due(stage, session)
     if trigger is not None:
         d.add(RequestHandoff(stage=stage.id, session=session.id, trigger=trigger, detail=detail))
+        return
+    if _stalled(world, stage, session, pane, d):
         return
     state = session.agent_state
     target = (
@@ -196,3 +206,41 @@ def _handoff_progress(
     idle = session.agent_state in (FINISHED_TURN, *WAITING_STATES)
     if idle and session.handoff_pasted_at is None:
         d.add(PasteHandoffRequest(stage=stage.id, session=session.id))
+
+
+def _stalled(
+    world: World, stage: StageRecord, session: SessionRecord, pane: PaneView, d: Decision
+) -> bool:
+    """Supervision: a session with no sign of activity (hook event, transcript growth, output in
+    its pane) for the stage's ``stall_seconds`` is stalled: loom nudges it once; if it stays
+    quiet as long again, it is ended and the stage resumes from a handoff loom writes.  An agent
+    waiting for a person is not stalled: that is its own attention state.  Returns whether the
+    session is being ended."""
+    limit = world.stall_seconds(stage)
+    if session.agent_state in WAITING_STATES:
+        if session.stalled_at is not None:
+            d.add(MarkStalled(stage=stage.id, session=session.id, stalled=False), claim=False)
+        return False
+    seen = max(
+        world.activity.get(session.id, 0.0),
+        session.started_at or 0.0,
+        session.agent_state_at or 0.0,
+        session.context_at or 0.0,
+    )
+    if session.stalled_at is None:
+        if world.now - seen >= limit:
+            d.add(
+                MarkStalled(stage=stage.id, session=session.id, idle_seconds=world.now - seen),
+                claim=False,
+            )
+        else:
+            d.wake(seen + limit)
+        return False
+    if seen > session.stalled_at + NUDGE_ECHO:
+        d.add(MarkStalled(stage=stage.id, session=session.id, stalled=False), claim=False)
+        return False
+    if world.now - session.stalled_at >= limit:
+        d.add(_end(session, "crashed", STALLED, None, pane))
+        return True
+    d.wake(session.stalled_at + limit)
+    return False

@@ -15,7 +15,7 @@ from loom_tui.core.engine.commands import (
     WriteHandoff,
 )
 from loom_tui.core.engine.decision import Decision
-from loom_tui.core.engine.rules_sessions import NEVER_STARTED, handed_over
+from loom_tui.core.engine.rules_sessions import NEVER_STARTED, STALLED, handed_over
 from loom_tui.core.engine.world import World
 from loom_tui.core.model import ACTIVE, SessionRecord, StageRecord, Status
 from loom_tui.core.readiness import dependencies_done, readiness_changes
@@ -129,37 +129,83 @@ def follow_ended(world: World, stage: StageRecord, session: SessionRecord, d: De
 
 
 def _crashed(world: World, stage: StageRecord, session: SessionRecord, d: Decision) -> None:
+    """The session ended without completing its stage: block the stage with the kind of the
+    failure, and a retry while the stage has retries left.  A stalled session is retried at once
+    (waiting would not help it); when the retries are used up on failures the agent could not get
+    past (its acceptance, a stall), the stage waits for a person's review instead."""
     settings = world.settings
+    kind = failure_kind(stage, session)
     code = "?" if session.exit_code is None else str(session.exit_code)
-    what = session.end_reason or "ended"
-    what = f"session {what}" if what.startswith("could not start") else f"agent {what}"
+    if kind == "stalled":
+        what = f"agent stalled (no activity for {_seconds(world.stall_seconds(stage))})"
+    elif kind == "acceptance":
+        what = f"acceptance failed: {_failed_commands(stage)}"
+    else:
+        what = session.end_reason or "ended"
+        what = f"session {what}" if what.startswith("could not start") else f"agent {what}"
+        what = f"{what} (exit {code})"
     attempt = stage.retry_count + 1
+    to = Status.BLOCKED
     if stage.retry_count < stage.max_retries:
-        delay = backoff_seconds(attempt, settings.retry_backoff, settings.retry_backoff_max)
-        reason = (
-            f"{what} (exit {code}); retry {attempt} of {stage.max_retries} in {_seconds(delay)}"
+        delay = (
+            0.0
+            if kind == "stalled"
+            else backoff_seconds(attempt, settings.retry_backoff, settings.retry_backoff_max)
         )
+        when = "now" if delay == 0 else f"in {_seconds(delay)}"
+        reason = f"{what}; retry {attempt} of {stage.max_retries} {when}"
         retry_at: float | None = world.now + delay
     else:
-        reason = (
-            f"{what} (exit {code}) and {stage.max_retries} retries are used up; "
-            f"run `loom diagnose {stage.id}`"
-        )
         retry_at = None
+        if kind in ("acceptance", "stalled"):
+            to = Status.NEEDS_HUMAN_REVIEW
+            reason = (
+                f"{what}, and {stage.max_retries} retries are used up: review it "
+                f"(`loom diagnose {stage.id}`), then retry or skip it"
+            )
+        else:
+            reason = (
+                f"{what} and {stage.max_retries} retries are used up; "
+                f"run `loom diagnose {stage.id}`"
+            )
     block = Block(
         stage=stage.id,
         session=session.id,
         reason=reason,
-        failure_kind="crash" if session.exit_code not in (0,) else "exit",
+        failure_kind=kind,
         exit_code=session.exit_code,
         retry_at=retry_at,
         attempt=attempt if retry_at is not None else None,
+        to=to,
     )
     if session.pane_id and session.handoff is None:
-        # The retry continues from what the crashed session did, rather than starting over.
-        d.add(WriteHandoff(stage=stage.id, session=session.id, trigger="crash"), block)
+        # The retry continues from what the ended session did, rather than starting over.
+        trigger = "stall" if kind == "stalled" else "crash"
+        d.add(WriteHandoff(stage=stage.id, session=session.id, trigger=trigger), block)
     else:
         d.add(block)
+
+
+def failure_kind(stage: StageRecord, session: SessionRecord) -> str:
+    """Why the session's end is a failure, as `StageRecord.failure["kind"]` keeps it."""
+    if session.end_reason == STALLED:
+        return "stalled"
+    failed = stage.acceptance_failure
+    if failed and failed.get("session") == session.id:
+        return "acceptance"
+    return "exit" if session.exit_code == 0 else "crash"
+
+
+def _failed_commands(stage: StageRecord) -> str:
+    failed = (stage.acceptance_failure or {}).get("failed")
+    commands = [
+        f"`{item.get('command')}` (exit {item.get('exit_code')})"
+        for item in (failed if isinstance(failed, list) else [])
+        if isinstance(item, dict)
+    ]
+    if not commands:
+        return "its acceptance commands"
+    return ", ".join(commands[:2]) + (" …" if len(commands) > 2 else "")
 
 
 def _seconds(delay: float) -> str:

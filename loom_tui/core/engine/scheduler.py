@@ -99,6 +99,7 @@ def settings_of(config: ProjectConfig, options: SchedulerOptions) -> Settings:
         retry_backoff_max=config.seconds("retry_backoff_max_seconds"),
         handoff_timeout=config.seconds("handoff_timeout_seconds"),
         handoff_loop_limit=int(config.seconds("handoff_loop_limit")),
+        stall_seconds=config.seconds("stall_seconds"),
     )
 
 
@@ -334,6 +335,7 @@ class Scheduler:
             merge_waits=dict(self.executor.merge_waits),
             cooldowns=dict(self.executor.cooldowns),
             failures=dict(self.executor.failures),
+            activity=self.observer.activity,
         )
 
     def _announce_adopted(self, live: list[SessionRecord]) -> None:

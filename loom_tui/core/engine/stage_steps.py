@@ -123,6 +123,7 @@ class StageSteps:
             if record.status not in ACTIVE or record.session_id != cmd.session:
                 return False
             record.set_status(Status.QUEUED)
+            record.stalled_at = None
             if cmd.undo_generation:
                 record.generation = max(0, record.generation - 1)
             return True
@@ -155,15 +156,19 @@ class StageSteps:
                     return False
             elif record.status is not Status.QUEUED:
                 return False
-            record.set_status(Status.BLOCKED)
+            record.set_status(cmd.to)
             record.blocked_reason = cmd.reason
             record.next_retry_at = cmd.retry_at
+            record.stalled_at = None
             record.failure = {
                 "kind": cmd.failure_kind,
                 "exit_code": cmd.exit_code,
                 "session": cmd.session,
                 "at": now,
             }
+            counts = dict(record.failure_counts or {})
+            counts[cmd.failure_kind] = int(str(counts.get(cmd.failure_kind, 0))) + 1
+            record.failure_counts = counts
             return True
 
         done = change_stage(self.store, cmd.stage, block)  # the executor forgets its failures
@@ -171,7 +176,7 @@ class StageSteps:
             return []
         stage, old = done
         events: list[Event] = [
-            StageStatusChanged(stage=cmd.stage, old=old.value, new="blocked", reason=cmd.reason)
+            StageStatusChanged(stage=cmd.stage, old=old.value, new=cmd.to.value, reason=cmd.reason)
         ]
         if cmd.failure_kind == "handoff-loop":
             events.insert(

@@ -168,6 +168,7 @@ class Starter:
                     continue
                 record.set_status(Status.EXECUTING)
                 record.session_id = start.session.id
+                record.stalled_at = None
                 record.generation = start.cmd.generation
                 record.worktree = start.session.worktree
                 record.branch = f"loom/{record.id}"

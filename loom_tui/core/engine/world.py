@@ -24,6 +24,8 @@ class PaneView:
     dead: bool = False
     #: tmux's ``pane_dead_status`` (3.3a sometimes never fills it in: the exit file is preferred)
     dead_status: int | None = None
+    #: when the pane's window last had output (tmux, whole seconds)
+    activity: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,8 @@ class Settings:
     exit_status_patience: int = 3
     #: how soon a merge held back by the user's uncommitted changes is tried again
     merge_wait: float = 2.0
+    #: no sign of activity for this long makes a session stalled (a stage may set its own)
+    stall_seconds: float = 300.0
 
     def wanted(self, stage_id: str) -> bool:
         return self.only_stage is None or stage_id == self.only_stage
@@ -71,6 +75,13 @@ class World:
     cooldowns: Mapping[str, float] = field(default_factory=dict)
     #: stages whose commands failed in a row: stage id -> (how many times, the last error)
     failures: Mapping[str, tuple[int, str]] = field(default_factory=dict)
+    #: the newest sign of each live session's activity (a hook event, transcript growth, output
+    #: in its pane), by session id; read from the files' and the pane's times, so a restarted
+    #: scheduler knows it too
+    activity: Mapping[str, float] = field(default_factory=dict)
+
+    def stall_seconds(self, stage: StageRecord) -> float:
+        return stage.stall_seconds or self.settings.stall_seconds
 
     def live_sessions_of(self, stage_id: str) -> list[SessionRecord]:
         return [s for s in self.sessions.values() if s.live and s.stage_id == stage_id]

@@ -9,6 +9,7 @@ only the lines on screen; the layout is computed once per graph, not per frame.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -28,6 +29,7 @@ from loom_tui.tui.glyphs import (
     HELD,
     ICONS,
     RETRY,
+    STALLED,
     StyleCache,
     gauge,
 )
@@ -195,6 +197,8 @@ class DagView(ScrollView, can_focus=True):
             text.append(" ")
             text.append_text(gauge(stage.context_percent, stage.context_budget, BAR_WIDTH, styles))
         marks = ""
+        if stage.attention == "stalled":
+            marks += f" {STALLED}"
         if stage.held:
             marks += f" {HELD}"
         if stage.retry_count:
@@ -262,6 +266,8 @@ def node_width(stage: StageRecord) -> int:
     width = 4 + len(_short_id(stage.id))  # a space each side, the icon and a space
     if shows_gauge(stage):
         width += 1 + BAR_WIDTH + 5
+    if stage.attention == "stalled":
+        width += 1 + cell_len(STALLED)
     if stage.held:
         width += 2
     if stage.retry_count:

@@ -18,6 +18,7 @@ from loom_tui.tui.glyphs import (
     COMPONENT_CLASSES,
     COMPONENT_CSS,
     HELD,
+    STALLED,
     StyleCache,
     gauge,
     short_tokens,
@@ -174,6 +175,10 @@ class DetailPanel(ScrollView, can_focus=False):
         if stage.retry_count:
             state.append(
                 f" · {stage.retry_count} retr{'y' if stage.retry_count == 1 else 'ies'}", muted
+            )
+        if stage.attention == "stalled":
+            state.append(
+                f" · {STALLED} stalled: no activity, loom nudged it", styles["gauge--yellow"]
             )
         if stage.held:
             state.append(f" · {HELD} held", styles["gauge--yellow"])

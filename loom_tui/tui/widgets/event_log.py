@@ -10,6 +10,7 @@ from textual.widgets import RichLog
 KIND_CLASSES = {
     "error": "log--bad",
     "merge-conflict": "log--bad",
+    "stalled": "log--warn",
     "plan-finished": "log--good",
     "merge-done": "log--good",
     "handoff": "log--accent",
@@ -68,6 +69,7 @@ class EventLog(RichLog):
         if event.get("kind") == "stage-status" and event.get("new") in (
             "blocked",
             "merge-conflict",
+            "needs-human-review",
         ):
             klass = "log--bad"
         line.append(message, style(klass) if klass else "")

@@ -88,7 +88,11 @@ class SessionsTable(DataTable[Text | str]):
         stage = snap.stage(s.stage_id)
         budget = stage.context_budget if stage else 65
         state = Text(describe_state(s, short=True))
-        if s.agent_state in ("waiting-for-input", "needs-permission"):
+        if s.stalled_at is not None and s.live:
+            state = Text("stalled")
+            state.stylize(styles["sessions--attention"])
+            state.append(" ◀ needs you (n)")
+        elif s.agent_state in ("waiting-for-input", "needs-permission"):
             state.stylize(styles["sessions--attention"])
             state.append(" ◀ needs you (n)")
         return {
