@@ -42,15 +42,31 @@ def sessions_list(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 
 
 @sessions.command(name="kill", context_settings=CONTEXT)
-@click.argument("session_ids", nargs=-1, required=True, metavar="SESSION...")
+@click.argument("session_ids", nargs=-1, metavar="SESSION...")
+@click.option("--stage", "stage_ids", multiple=True, metavar="ID", help="End this stage's session.")
 @click.pass_context
-def sessions_kill(ctx: click.Context, session_ids: tuple[str, ...]) -> None:
-    """End sessions (a unique prefix of the id is enough); their stages are blocked."""
+def sessions_kill(
+    ctx: click.Context, session_ids: tuple[str, ...], stage_ids: tuple[str, ...]
+) -> None:
+    """End sessions (a unique prefix of the id is enough), or the live session of each --stage;
+    their stages are blocked."""
+    from loom_tui.core.actions import require_stage_ids
     from loom_tui.core.control import kill_session
+    from loom_tui.core.errors import LoomError, UsageError
     from loom_tui.core.store import Store
 
+    if not session_ids and not stage_ids:
+        raise UsageError("loom sessions kill: give session ids, or --stage ID")
     store = Store.find(ctx.find_root().obj["work_dir"])
-    for session_id in session_ids:
+    targets = list(session_ids)
+    if stage_ids:
+        require_stage_ids(store, list(stage_ids))
+        for stage_id in stage_ids:
+            live = [s.id for s in store.sessions() if s.live and s.stage_id == stage_id]
+            if not live:
+                raise LoomError(f"stage {stage_id} has no live session")
+            targets += live
+    for session_id in targets:
         say(kill_session(store, session_id))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -30,13 +32,75 @@ def _stage_verb(verb: str, doc: str) -> None:
 
 for _verb, _doc in (
     ("complete", "Run the stage's acceptance commands; mark it completed if all pass."),
-    ("reset", "Put the stage back to waiting or queued, clearing retries and sessions."),
     ("hold", "Keep the scheduler from starting or restarting the stage."),
     ("release", "Let a held stage run again."),
-    ("skip", "Give up on the stage; its dependents may start."),
-    ("retry", "Start a blocked stage again now."),
 ):
     _stage_verb(_verb, _doc)
+
+
+def _ids_argument() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.argument(
+        "ids", nargs=-1, required=True, metavar="ID...", shell_complete=complete_stage_ids
+    )
+
+
+@stage.command(name="reset", context_settings=CONTEXT)
+@_ids_argument()
+@click.option(
+    "--hard", is_flag=True, help="Start it from the base in a fresh worktree (its branch is kept)."
+)
+@click.pass_context
+def stage_reset(ctx: click.Context, ids: tuple[str, ...], hard: bool) -> None:
+    """Put the stage back to waiting or queued, clearing retries and sessions; it continues on its
+    branch unless --hard.  Stages that depend on it start afresh."""
+    from loom_tui.cli.stage_commands import run_stage_verb
+
+    ctx.exit(run_stage_verb("reset", list(ids), ctx.find_root().obj["work_dir"], hard=hard))
+
+
+@stage.command(name="skip", context_settings=CONTEXT)
+@_ids_argument()
+@click.option("--reason", default="", help="Why (kept on the stage and in the events).")
+@click.pass_context
+def stage_skip(ctx: click.Context, ids: tuple[str, ...], reason: str) -> None:
+    """Give up on the stage; its dependents may start."""
+    from loom_tui.cli.stage_commands import run_stage_verb
+
+    ctx.exit(run_stage_verb("skip", list(ids), ctx.find_root().obj["work_dir"], reason))
+
+
+@stage.command(name="retry", context_settings=CONTEXT)
+@_ids_argument()
+@click.option(
+    "--context", "context_text", default="", help="A note for its next session (in its signal)."
+)
+@click.pass_context
+def stage_retry(ctx: click.Context, ids: tuple[str, ...], context_text: str) -> None:
+    """Start a blocked stage (or one that needs review) again now."""
+    from loom_tui.cli.stage_commands import run_stage_verb
+
+    work_dir = ctx.find_root().obj["work_dir"]
+    ctx.exit(run_stage_verb("retry", list(ids), work_dir, context=context_text))
+
+
+@stage.command(name="human-review", context_settings=CONTEXT)
+@click.argument("stage_id", metavar="ID", shell_complete=complete_stage_ids)
+@click.option("--approve", is_flag=True, help="Accept its work: it completes and is merged.")
+@click.option("--reject", "reject", default=None, metavar="WHY", help="Send it back, with WHY.")
+@click.pass_context
+def stage_human_review(
+    ctx: click.Context, stage_id: str, approve: bool, reject: str | None
+) -> None:
+    """Decide on a stage that needs review: --approve, or --reject "why" (the reason goes into its
+    next session's signal)."""
+    from loom_tui.cli.stage_commands import run_review
+    from loom_tui.core.errors import UsageError
+
+    if approve == (reject is not None):
+        raise UsageError("loom stage human-review: give either --approve or --reject WHY")
+    if reject is not None and not reject.strip():
+        raise UsageError("loom stage human-review: --reject needs a reason")
+    ctx.exit(run_review(stage_id, ctx.find_root().obj["work_dir"], approve, reject or ""))
 
 
 @stage.command(name="block", context_settings=CONTEXT)

@@ -7,6 +7,8 @@ from loom_tui.core.errors import LoomError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from loom_tui.core.acceptance import CommandResult
     from loom_tui.core.store import Store
 
@@ -21,8 +23,11 @@ def _print_result(result: CommandResult) -> None:
             say(f"      {line}")
 
 
-def run_stage_verb(verb: str, ids: list[str], work_dir: str | None, reason: str = "") -> int:
-    """Apply ``verb`` to each stage; returns the exit code (1 if any was refused)."""
+def run_stage_verb(
+    verb: str, ids: list[str], work_dir: str | None, reason: str = "", **options: Any
+) -> int:
+    """Apply ``verb`` to each stage; returns the exit code (1 if any was refused).  ``reason`` is
+    a block's or a skip's; ``options`` go to the action (`hard`, `context`)."""
     from loom_tui.core import actions
     from loom_tui.core.store import Store
 
@@ -40,8 +45,10 @@ def run_stage_verb(verb: str, ids: list[str], work_dir: str | None, reason: str 
                 continue
             if verb == "block":
                 result = actions.block(store, stage_id, reason or "blocked by hand")
+            elif verb == "skip":
+                result = actions.skip(store, stage_id, reason=reason)
             else:
-                result = getattr(actions, verb)(store, stage_id)
+                result = getattr(actions, verb)(store, stage_id, **options)
             say(result.message)
         except LoomError as exc:
             for line in exc.lines():
@@ -62,4 +69,24 @@ def _complete(store: Store, stage_id: str) -> int:
         warn(result.message)
         return 1
     say(result.message)
+    return 0
+
+
+def run_review(stage_id: str, work_dir: str | None, approve: bool, why: str) -> int:
+    """`loom stage human-review`: approve (complete, and merge now unless a scheduler runs and
+    will) or reject (back to the queue with the reason for its next session)."""
+    from loom_tui.core import actions
+    from loom_tui.core.control import scheduler_pid
+    from loom_tui.core.store import Store
+
+    store = Store.find(work_dir)
+    actions.require_stage_ids(store, [stage_id])
+    result = actions.review(store, stage_id, approve=approve, why=why)
+    say(result.message)
+    if approve and result.changed and scheduler_pid(store) is None:
+        from loom_tui.core.config import read_config
+        from loom_tui.core.merging import merge_now
+
+        if read_config(store.work_dir).auto_merge:
+            say(merge_now(store, stage_id))
     return 0

@@ -9,7 +9,8 @@ A reset sends every stage whose readiness hangs on the reset one (its dependents
 a stage that completed or was skipped) back to waiting for its dependencies, with its pending retry
 cancelled, to start afresh from the base once the reset stage is merged again: nothing may build
 on work that is being done again.  A running one's session is then ended by the scheduler; the
-branches they worked on are kept under another name.
+branches they worked on are kept under another name.  The reset stage itself continues on its own
+branch, unless the reset is ``hard``: then it too starts afresh from the base.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from loom_tui.core.events import (
     StageReset,
     StageResumed,
     StageRetried,
+    StageReviewed,
     StageSkipped,
     StageStatusChanged,
 )
@@ -109,6 +111,8 @@ def _mutate(
         )
     )
     for other in others:
+        if str(before[other.id]["status"]) == other.status.value:
+            continue  # its run state was cleared; its status says nothing new
         store.append_event(
             StageStatusChanged(
                 stage=other.id,
@@ -194,7 +198,7 @@ def release(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
     return result
 
 
-def skip(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
+def skip(store: Store, stage_id: str, source: str = "cli", reason: str = "") -> ActionResult:
     """Give up on the stage; its dependents may start as if it had completed."""
 
     def change(ctx: Change) -> str | None:
@@ -202,15 +206,17 @@ def skip(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
             return f"stage {stage_id} is already skipped"
         ctx.stage.set_status(Status.SKIPPED)
         ctx.stage.next_retry_at = None
+        ctx.stage.skip_reason = reason or None
+        ctx.stage.stalled_at = None
         return None
 
-    result = _mutate(store, stage_id, change, StageSkipped, source, ALL)
+    result = _mutate(store, stage_id, change, StageSkipped, source, ALL, reason=reason)
     if result.changed:
         result.message = f"stage {stage_id} skipped"
     return result
 
 
-def retry(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
+def retry(store: Store, stage_id: str, source: str = "cli", context: str = "") -> ActionResult:
     """Start a blocked stage (or one waiting for review) again at once: the scheduler picks it up
     on its next pass."""
 
@@ -231,9 +237,13 @@ def retry(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
         stage.set_status(Status.QUEUED if ready else Status.WAITING_FOR_DEPS)
         stage.next_retry_at = None
         stage.blocked_reason = None
+        if context.strip():
+            stage.guidance = [*stage.guidance, context.strip()]
         return None
 
-    result = _mutate(store, stage_id, change, StageRetried, source, DEPENDENCIES)
+    result = _mutate(
+        store, stage_id, change, StageRetried, source, DEPENDENCIES, reason=context.strip()
+    )
     if result.changed:
         waiting = result.stage is not None and result.stage.status is Status.WAITING_FOR_DEPS
         result.message = f"stage {stage_id} " + (
@@ -242,36 +252,94 @@ def retry(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
     return result
 
 
-def reset(store: Store, stage_id: str, source: str = "cli") -> ActionResult:
+def review(
+    store: Store, stage_id: str, *, approve: bool, why: str = "", source: str = "cli"
+) -> ActionResult:
+    """A person's verdict on a stage that needs review.  Approved, it completes (and is merged
+    like any completed stage); rejected, it is queued again with its retries given back, and
+    ``why`` goes into its next session's signal."""
+
+    def change(ctx: Change) -> str | None:
+        stage = ctx.stage
+        if stage.status is not Status.NEEDS_HUMAN_REVIEW:
+            raise TransitionError(
+                f"stage {stage_id} is {stage.status}: only a stage that needs review can be "
+                "approved or rejected"
+            )
+        stage.blocked_reason = None
+        stage.next_retry_at = None
+        if approve:
+            stage.set_status(Status.COMPLETED)
+            stage.completed_at = time.time()
+            stage.acceptance_failure = None
+            stage.guidance = []
+            return None
+        ready = dependencies_done(stage, ctx.by_id)
+        stage.set_status(Status.QUEUED if ready else Status.WAITING_FOR_DEPS)
+        stage.retry_count = 0
+        stage.guidance = [*stage.guidance, f"Rejected in review: {why.strip()}"]
+        return None
+
+    verdict = "approved" if approve else "rejected"
+    result = _mutate(
+        store,
+        stage_id,
+        change,
+        StageReviewed,
+        source,
+        DEPENDENCIES,
+        verdict=verdict,
+        reason=why.strip(),
+    )
+    if result.changed:
+        result.message = (
+            f"stage {stage_id} approved: completed"
+            if approve
+            else f"stage {stage_id} rejected: queued again with your reason for its next session"
+        )
+    return result
+
+
+def reset(store: Store, stage_id: str, source: str = "cli", *, hard: bool = False) -> ActionResult:
     """Put the stage back to its initial state (waiting or queued); keeps ``held``.  The stages
-    whose readiness hangs on it wait for it again (see the module's docstring)."""
+    whose readiness hangs on it wait for it again (see the module's docstring).  ``hard``: its
+    next session starts from the base in a fresh worktree (its branch kept under another name)."""
 
     def change(ctx: Change) -> str | None:
         stage = ctx.stage
         target = Status.QUEUED if dependencies_done(stage, ctx.by_id) else Status.WAITING_FOR_DEPS
-        if stage.status in (Status.QUEUED, Status.WAITING_FOR_DEPS) and not stage.retry_count:
+        if (
+            stage.status in (Status.QUEUED, Status.WAITING_FOR_DEPS)
+            and not stage.retry_count
+            and (stage.fresh_start or not hard or stage.branch is None)
+        ):
             return f"stage {stage_id} is already {stage.status}"
         if stage.status is not target:
             stage.set_status(target)
-        _start_over(stage)
+        _start_over(stage, fresh=hard)
         for dependent_id in waiting_on(stage_id, ctx.by_id.values()):
             dependent = ctx.by_id[dependent_id]
             if dependent.status is not Status.WAITING_FOR_DEPS:
                 dependent.set_status(Status.WAITING_FOR_DEPS)
-            _start_over(dependent)
+            _start_over(dependent, fresh=dependent.branch is not None)
             ctx.reasons[dependent_id] = f"its dependency {stage_id} was reset"
         return None
 
-    result = _mutate(store, stage_id, change, StageReset, source, ALL)
+    result = _mutate(
+        store, stage_id, change, StageReset, source, ALL, reason="hard" if hard else ""
+    )
     if result.changed and result.stage is not None:
-        result.message = f"stage {stage_id} reset to {result.stage.status}"
+        result.message = f"stage {stage_id} reset to {result.stage.status}" + (
+            " (its next session starts from the base in a fresh worktree)" if hard else ""
+        )
     return result
 
 
-def _start_over(stage: StageRecord) -> None:
-    """Forget a stage's run state: its next session starts afresh from the base, its branch kept
-    as `loom/<id>-before-reset-<time>` if it holds commits (see `git.ensure_worktree`).  Its
-    handoff files stay on disk, but no longer feed its signal: they describe work redone."""
+def _start_over(stage: StageRecord, *, fresh: bool) -> None:
+    """Forget a stage's run state.  With ``fresh`` its next session starts from the base, its
+    branch kept as `loom/<id>-before-reset-<time>` if it holds commits (see
+    `git.ensure_worktree`); else it continues on its branch.  Its handoff files stay on disk, but
+    no longer feed its signal: they describe work redone."""
     stage.generation = 0
     stage.merged = False
     stage.merge_commit = None
@@ -285,6 +353,9 @@ def _start_over(stage: StageRecord) -> None:
     stage.failure = None
     stage.failure_counts = None
     stage.acceptance_failure = None
+    stage.guidance = []
+    stage.skip_reason = None
+    stage.fresh_start = stage.fresh_start or fresh
     stage.stalled_at = None
     stage.next_retry_at = None
     stage.started_at = None
@@ -352,6 +423,7 @@ def complete(
         stage.next_retry_at = None
         stage.acceptance_failure = None
         stage.stalled_at = None
+        stage.guidance = []
         return None
 
     result = _mutate(store, stage_id, change, StageCompleted, source, acceptance=len(results))

@@ -276,6 +276,19 @@ class StageCompleted(StageAction):
 
 
 @_event
+class StageReviewed(StageAction):
+    """A person decided on a stage that needed review (``reason``: the rejection's)."""
+
+    kind: ClassVar[str] = "stage-reviewed"
+    verdict: str = "approved"
+
+    def describe(self) -> str:
+        return f"{self.verdict} in review by {self.source}" + (
+            f": {self.reason}" if self.reason else ""
+        )
+
+
+@_event
 class StageResumed(StageAction):
     kind: ClassVar[str] = "stage-resumed"
     verb: ClassVar[str] = "resumed from its newest handoff"

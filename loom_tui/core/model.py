@@ -296,6 +296,14 @@ class StageRecord(Record):
         #: seconds without any sign of activity before a session counts as stalled (None: the
         #: project's `stall_seconds`)
         _Field("stall_seconds", "num?", None),
+        #: notes from a person for the stage's next session (`retry --context`, a review's
+        #: rejection), shown in its signal until the stage completes or is reset
+        _Field("guidance", "strs", []),
+        #: why a person skipped it (`skip --reason`)
+        _Field("skip_reason", "str?", None),
+        #: the next session starts from the base in a new worktree (a hard reset, or a
+        #: dependency that was reset); else it continues on the stage's branch
+        _Field("fresh_start", "bool", False),
         _Field("next_retry_at", "num?", None),
         _Field("worktree", "str?", None),
         _Field("branch", "str?", None),
@@ -337,6 +345,9 @@ class StageRecord(Record):
     acceptance_failure: dict[str, object] | None
     stalled_at: float | None
     stall_seconds: float | None
+    guidance: list[str]
+    skip_reason: str | None
+    fresh_start: bool
     next_retry_at: float | None
     worktree: str | None
     branch: str | None

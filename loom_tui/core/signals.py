@@ -109,6 +109,10 @@ def render_signal(
             "",
             _strip_front_matter(text).strip() or "(the handoff file is empty)",
         ]
+    if stage.guidance:
+        lines += ["", "## Notes from a person", ""]
+        lines += ["Someone watching the run left these for this stage; they take precedence:", ""]
+        lines += [f"- {note}" for note in stage.guidance]
     lines += _last_acceptance_failure(stage)
     memory = _read(store.memory_path(stage.id)).strip()
     if memory:

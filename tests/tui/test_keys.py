@@ -152,7 +152,10 @@ async def test_t_on_a_stage_that_is_not_blocked_is_refused(
         await select(app, pilot, "tokenizer")
         await pilot.press("t")
         await settle(app, pilot)
-        assert any("only a blocked stage, or one that needs review, can be retried" in n for n in notices(app))
+        assert any(
+            "only a blocked stage, or one that needs review, can be retried" in n
+            for n in notices(app)
+        )
     assert tui_project.files() == before
 
 

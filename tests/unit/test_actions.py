@@ -265,7 +265,9 @@ def test_only_a_blocked_stage_can_be_retried(store: Store, path: list[Status]) -
     force(store, "scaffold", *path)
     before = store.read_stage("scaffold")
     events = Events(store)
-    with pytest.raises(TransitionError, match="only a blocked stage, or one that needs review, can be retried"):
+    with pytest.raises(
+        TransitionError, match="only a blocked stage, or one that needs review, can be retried"
+    ):
         actions.retry(store, "scaffold")
     assert store.read_stage("scaffold") == before
     assert events.new() == []

@@ -117,7 +117,7 @@ def test_starts_fill_the_free_slots_continuing_stages_first() -> None:
         stage("busy", S.EXECUTING, session_id="s1"),
         stage("new1", S.QUEUED),
         stage("new2", S.QUEUED),
-        stage("cont", S.QUEUED, generation=2),
+        stage("cont", S.QUEUED, generation=2, branch="loom/cont"),
         stage("held", S.QUEUED, held=True),
     ]
     w = world(stages, [session("s1", "busy")], settings=Settings(max_parallel=3))

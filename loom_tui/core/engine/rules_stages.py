@@ -259,7 +259,8 @@ def starts(world: World, d: Decision, live_stages: set[str], promoted: set[str])
     ]
     ready.sort(key=lambda s: 0 if s.generation > 0 else 1)  # stable: plan order within each
     for stage in ready[:slots]:
-        fresh = stage.generation == 0 and stage.retry_count == 0
+        # from the base in a new worktree: a hard reset, or a stage that never had a branch
+        fresh = stage.fresh_start or stage.branch is None
         start = StartSession(stage=stage.id, generation=stage.generation + 1, fresh=fresh)
         d.add(start, claim=stage.id not in promoted)  # a promoted one is claimed by its Promote
 

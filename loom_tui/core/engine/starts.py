@@ -169,6 +169,7 @@ class Starter:
                 record.set_status(Status.EXECUTING)
                 record.session_id = start.session.id
                 record.stalled_at = None
+                record.fresh_start = False
                 record.generation = start.cmd.generation
                 record.worktree = start.session.worktree
                 record.branch = f"loom/{record.id}"
