@@ -316,20 +316,93 @@ class LoomApp(App[int]):
 
         self.run_worker(runner(), group="actions", exit_on_error=False)
 
-    def confirm_reset(self, stage_id: str | None) -> None:
+    def confirm_reset(self, stage_id: str | None, *, hard: bool = False) -> None:
         if stage_id is None or self._refuse_read_only():
             return
         from loom_tui.tui.screens.confirm_screen import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.stage_action("reset", stage_id)
+                call = partial(actions.reset, self.store, stage_id, source="tui", hard=hard)
+                self._run_action(call)
+
+        question = (
+            f"Hard reset of stage {stage_id}? Its retries, sessions and merge state are cleared, "
+            "and it starts again from the base in a fresh worktree; its branch is kept as a backup."
+            if hard
+            else f"Reset stage {stage_id}? Its retries, sessions and merge state are cleared; it "
+            "continues on its branch. The stages that depend on it start afresh."
+        )
+        self.push_screen(ConfirmScreen(question, yes="Reset"), answered)
+
+    #: what `ask_then` asks, and the core call it makes with the answer
+    _QUESTIONS = {
+        "retry": ("A note for the stage's next session (it goes into its signal):", "context"),
+        "skip": ("Why skip it? (kept on the stage and in the events)", "reason"),
+        "reject": ("Why is it rejected? (its next session reads this)", "why"),
+    }
+
+    def ask_then(self, verb: str, stage_id: str | None) -> None:
+        """Ask for a line of text, then retry with it as a note, skip with it as the reason, or
+        reject a review with it."""
+        if stage_id is None or self._refuse_read_only():
+            return
+        from loom_tui.tui.screens.prompt_screen import PromptScreen
+
+        question, field = self._QUESTIONS[verb]
+
+        def answered(text: str | None) -> None:
+            if text is None:
+                return
+            if verb == "reject":
+                call = partial(actions.review, self.store, stage_id, approve=False, why=text)
+            else:
+                call = partial(getattr(actions, verb), self.store, stage_id, source="tui")
+                call = partial(call, **{field: text})
+            self._run_action(call)
+
+        self.push_screen(PromptScreen(f"Stage {stage_id}: {question}"), answered)
+
+    def confirm_approve(self, stage_id: str | None) -> None:
+        if stage_id is None or self._refuse_read_only():
+            return
+        from loom_tui.tui.screens.confirm_screen import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_action(
+                    partial(actions.review, self.store, stage_id, approve=True, source="tui")
+                )
 
         self.push_screen(
             ConfirmScreen(
-                f"Reset stage {stage_id}? Its retries, sessions and merge state are "
-                "cleared; its branch is kept as a backup when it starts again.",
-                yes="Reset",
+                f"Approve stage {stage_id}? It is marked completed as it stands, and merged.",
+                yes="Approve",
+            ),
+            answered,
+        )
+
+    def confirm_kill(self, stage_id: str | None) -> None:
+        if stage_id is None or self._refuse_read_only():
+            return
+        live = (
+            [s.id for s in self.snapshot.sessions_of(stage_id) if s.live] if self.snapshot else []
+        )
+        if not live:
+            self.notify(f"stage {stage_id} has no live session", severity="warning")
+            return
+        from loom_tui.core.control import kill_session
+        from loom_tui.tui.screens.confirm_screen import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_action(lambda: "\n".join(kill_session(self.store, i) for i in live))
+
+        self.push_screen(
+            ConfirmScreen(
+                f"End stage {stage_id}'s session? Its agent is stopped and the stage is blocked "
+                "(retry it with t).",
+                yes="End it",
             ),
             answered,
         )

@@ -30,6 +30,7 @@ from loom_tui.tui.screens.handoff_screen import HandoffScreen
 from loom_tui.tui.screens.help_screen import HelpScreen
 from loom_tui.tui.screens.main_screen import MainScreen
 from loom_tui.tui.screens.pane_screen import PaneScreen
+from loom_tui.tui.screens.prompt_screen import PromptScreen
 from loom_tui.tui.screens.stage_screen import StageScreen
 from loom_tui.tui.widgets.dag_view import DagView
 from loom_tui.tui.widgets.detail_panel import DetailPanel
@@ -210,6 +211,120 @@ async def test_x_answered_no_changes_nothing(
         assert isinstance(app.screen, MainScreen)
     assert tui_project.files() == before
     assert tui_project.stage("counter").status is Status.BLOCKED
+
+
+async def test_shift_x_asks_then_resets_the_stage_for_a_fresh_worktree(
+    make_app: AppFactory, tui_project: TuiProject
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        await select(app, pilot, "counter")
+        await pilot.press("X")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Hard reset of stage counter?" in screen_text(app)
+        await pilot.press("y")
+        await settle(app, pilot)
+    stage = tui_project.stage("counter")
+    assert stage.status is Status.QUEUED and stage.fresh_start
+
+
+async def type_answer(app: LoomApp, pilot: Pilot[Any], text: str) -> None:
+    assert isinstance(app.screen, PromptScreen)
+    for char in text:
+        await pilot.press("space" if char == " " else char)
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
+async def test_shift_t_retries_with_a_note_for_the_next_session(
+    make_app: AppFactory, tui_project: TuiProject
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        await select(app, pilot, "counter")
+        await pilot.press("T")
+        await settle(app, pilot)
+        await type_answer(app, pilot, "use utf8")
+        assert isinstance(app.screen, MainScreen)
+    stage = tui_project.stage("counter")
+    assert stage.status is Status.QUEUED and stage.guidance == ["use utf8"]
+
+
+async def test_shift_s_skips_with_a_reason_and_escape_cancels(
+    make_app: AppFactory, tui_project: TuiProject
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        await select(app, pilot, "release")
+        await pilot.press("S")
+        await settle(app, pilot)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert tui_project.stage("release").status is not Status.SKIPPED
+        await pilot.press("S")
+        await settle(app, pilot)
+        await pilot.press("enter")  # an empty reason is refused: the prompt stays
+        await settle(app, pilot)
+        await type_answer(app, pilot, "not needed")
+    stage = tui_project.stage("release")
+    assert stage.status is Status.SKIPPED and stage.skip_reason == "not needed"
+
+
+async def test_shift_a_approves_a_stage_that_needs_review(
+    make_app: AppFactory, tui_project: TuiProject
+) -> None:
+    tui_project.set_stage("counter", status=Status.NEEDS_HUMAN_REVIEW)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        await select(app, pilot, "counter")
+        await pilot.press("A")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert "stage counter approved: completed" in notices(app)
+    assert tui_project.stage("counter").status is Status.COMPLETED
+
+
+async def test_shift_r_rejects_a_review_with_a_reason(
+    make_app: AppFactory, tui_project: TuiProject
+) -> None:
+    tui_project.set_stage("counter", status=Status.NEEDS_HUMAN_REVIEW)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        await select(app, pilot, "counter")
+        await pilot.press("R")
+        await settle(app, pilot)
+        await type_answer(app, pilot, "count bytes")
+    stage = tui_project.stage("counter")
+    assert stage.status is Status.QUEUED
+    assert stage.guidance == ["Rejected in review: count bytes"]
+
+
+async def test_shift_k_asks_then_ends_the_stages_session(
+    make_app: AppFactory, tui_project: TuiProject
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        await select(app, pilot, "docs")
+        await pilot.press("K")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(app, pilot)
+        await select(app, pilot, "release")
+        await pilot.press("K")
+        await settle(app, pilot)
+        assert "stage release has no live session" in notices(app)
+    assert tui_project.stage("docs").status is Status.BLOCKED
+    assert not any(s.live for s in tui_project.fresh().sessions() if s.stage_id == "docs")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -692,6 +807,7 @@ async def test_the_dag_opens_at_its_top_left_corner(make_app: AppFactory) -> Non
 async def test_every_key_has_a_test() -> None:
     """A new key in keys.py must get a test here (this list is the reminder)."""
     tested = {"h", "r", "t", "s", "x", "a", "n", "m", "enter", "v", "slash", "question_mark", "q"}
+    tested |= {"X", "T", "S", "A", "R", "K"}
     assert {key.key for key in KEYS} == tested
 
 

@@ -184,6 +184,24 @@ class MainScreen(Screen[None]):
     def action_reset(self) -> None:
         self.loom.confirm_reset(self.selected)
 
+    def action_reset_hard(self) -> None:
+        self.loom.confirm_reset(self.selected, hard=True)
+
+    def action_retry_with_note(self) -> None:
+        self.loom.ask_then("retry", self.selected)
+
+    def action_skip_with_reason(self) -> None:
+        self.loom.ask_then("skip", self.selected)
+
+    def action_approve(self) -> None:
+        self.loom.confirm_approve(self.selected)
+
+    def action_reject(self) -> None:
+        self.loom.ask_then("reject", self.selected)
+
+    def action_kill_session(self) -> None:
+        self.loom.confirm_kill(self.selected)
+
     def action_merge(self) -> None:
         self.loom.merge(self.selected)
 
