@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from loom_tui.cli.group import CONTEXT, cli, complete_stage_ids
-from loom_tui.cli.output import say
+from loom_tui.cli.output import say, say_json
 
 
 def _print_table(headers: list[str], rows: list[list[str]]) -> None:
@@ -40,8 +40,6 @@ def verify(ctx: click.Context, stage_id: str, suggest: bool, as_json: bool) -> N
             say(line)
         return
     if as_json:
-        import json
-
         report = goal.verify_stage(store, stage_id)
         data = {
             "stage": stage_id,
@@ -50,7 +48,7 @@ def verify(ctx: click.Context, stage_id: str, suggest: bool, as_json: bool) -> N
             "summary": report.summary(),
             "checks": [c.to_dict() for c in report.checks],
         }
-        say(json.dumps(data, indent=2, ensure_ascii=False))
+        say_json(data)
         ctx.exit(0 if report.passed else 1)
     where = goal.stage_dir(store, store.read_stage(stage_id))
     place = "the project root" if where == store.root else store.rel(where)

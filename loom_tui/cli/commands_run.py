@@ -8,7 +8,7 @@ import sys
 import click
 
 from loom_tui.cli.group import CONTEXT, cli, complete_stage_ids
-from loom_tui.cli.output import say
+from loom_tui.cli.output import say, say_json
 
 
 @cli.command(context_settings=CONTEXT)
@@ -32,15 +32,13 @@ def init(plan: str, clean: bool) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Show every stage's status."""
-    import json
-
     from loom_tui.cli.status_view import render_plain, render_rich
     from loom_tui.core.status import status_dict
     from loom_tui.core.store import Store
 
     data = status_dict(Store.find(ctx.obj["work_dir"]))
     if as_json:
-        say(json.dumps(data, indent=2, ensure_ascii=False))
+        say_json(data)
     elif sys.stdout.isatty():
         render_rich(data)
     else:

@@ -172,8 +172,11 @@ def handoff_show(ctx: click.Context, stage_id: str) -> None:
     paths = store.handoff_paths(stage_id)
     if not paths:
         raise LoomError(f"stage {stage_id} has no handoff")
-    with open(paths[-1], encoding="utf-8") as fh:
-        click.echo(fh.read(), nl=False)
+    from loom_tui.core.textsafe import block
+
+    # written by an agent: its control characters are shown, not obeyed by the terminal
+    with open(paths[-1], encoding="utf-8", errors="replace") as fh:
+        click.echo(block(fh.read()), nl=False)
 
 
 @cli.group(context_settings=CONTEXT)

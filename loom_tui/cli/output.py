@@ -1,20 +1,35 @@
-"""How the CLI prints messages and errors: one line each, errors on stderr prefixed with `loom:`."""
+"""How the CLI prints messages and errors: one line each, errors on stderr prefixed with `loom:`.
+
+Everything printed passes through `core.textsafe`: messages carry stage names, reasons, notes and
+command output written by plan authors and agents, and a control character in them must reach the
+terminal as an escape, not as a command to the terminal.
+"""
 
 from __future__ import annotations
 
 import sys
 
 from loom_tui.core.errors import LoomError
+from loom_tui.core.textsafe import block, json_safe, one_line
 
 
 def say(message: str) -> None:
+    """Print ``message`` (it may span lines; JSON should already be `textsafe.json_safe`)."""
     if message:
-        sys.stdout.write(message + "\n")
+        sys.stdout.write(block(message) + "\n")
         sys.stdout.flush()
 
 
+def say_json(data: object) -> None:
+    """Print ``data`` as indented JSON, non-ASCII text as it is, control characters escaped."""
+    import json
+
+    say(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
+
+
 def warn(message: str) -> None:
-    sys.stderr.write(f"loom: {message}\n")
+    """Print one error line, ``loom: message``, on stderr."""
+    sys.stderr.write(f"loom: {one_line(message)}\n")
     sys.stderr.flush()
 
 
@@ -25,7 +40,7 @@ def report_error(exc: LoomError) -> int:
     lines = exc.lines()
     if plan is not None and isinstance(exc, plan.PlanError):
         for line in lines:
-            sys.stderr.write(line + "\n")
+            sys.stderr.write(one_line(line) + "\n")
         count = len(lines)
         warn(f"{count} problem{'s' if count != 1 else ''} in the plan; nothing was changed")
     else:

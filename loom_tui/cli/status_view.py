@@ -1,8 +1,14 @@
-"""`loom status`: a rich table on a terminal, aligned plain text otherwise."""
+"""`loom status`: a rich table on a terminal, aligned plain text otherwise.
+
+Every cell is one line with its control characters escaped (`textsafe.one_line`): a stage's name
+comes from the plan, and an escape sequence or a line break in it must not reach the terminal.
+The rich table is given `Text` cells, never markup, so a ``[`` in a name is only a bracket.
+"""
 
 from __future__ import annotations
 
 from loom_tui.core.model import STATUS_ICONS, Status
+from loom_tui.core.textsafe import one_line
 
 ICONS = STATUS_ICONS
 STYLES = {
@@ -39,7 +45,7 @@ def _rows(data: dict[str, object]) -> list[list[str]]:
                 s["name"],
             ]
         )
-    return rows
+    return [[one_line(cell) for cell in row] for row in rows]
 
 
 HEADERS = ["stage", "status", "flags", "depends on", "retries", "context", "name"]
@@ -49,7 +55,7 @@ def _summary(data: dict[str, object]) -> str:
     plan = data["plan"]
     assert isinstance(plan, dict)
     counts = plan["counts"]
-    return (
+    return one_line(
         f"{plan.get('name', '?')} · {plan['done']}/{plan['total']} done · {plan['running']} running"
         f" · {counts['blocked']} blocked"
         + (f" · {plan['attention']} need you" if plan.get("attention") else "")
@@ -69,13 +75,14 @@ def render_plain(data: dict[str, object]) -> str:
 def render_rich(data: dict[str, object]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=_summary(data), title_justify="left", expand=False)
+    table = Table(title=Text(_summary(data)), title_justify="left", expand=False)
     for header in HEADERS:
         table.add_column(header, no_wrap=header != "name")
     stages = data["stages"]
     assert isinstance(stages, list)
     for s, row in zip(stages, _rows(data), strict=True):
         style = "yellow" if s.get("attention") == "stalled" else STYLES[Status(s["status"])]
-        table.add_row(row[0], f"[{style}]{row[1]}[/]", *row[2:])
+        table.add_row(Text(row[0]), Text(row[1], style=style), *(Text(cell) for cell in row[2:]))
     Console().print(table)

@@ -1,4 +1,8 @@
-"""`loom diagnose ID`: everything known about why a stage is where it is, in one report."""
+"""`loom diagnose ID`: everything known about why a stage is where it is, in one report.
+
+Each line is passed through `textsafe.one_line`: names, reasons and pane lines come from plans and
+agents, and their control characters are shown as escapes rather than sent to the terminal.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import os
 
 from loom_tui.core.model import StageRecord, Status
 from loom_tui.core.store import Store, format_time
+from loom_tui.core.textsafe import one_line
 
 #: What each failure kind means, in the words `diagnose` uses (StageRecord.failure["kind"]).
 FAILURE_KINDS = {
@@ -75,7 +80,7 @@ def diagnose(store: Store, stage_id: str) -> list[str]:
     if hints:
         lines.append("  next steps")
         lines.extend(f"    {h}" for h in hints)
-    return lines
+    return [one_line(line) for line in lines]
 
 
 def _supervision(stage: StageRecord) -> list[str]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import time
 
+from loom_tui.core.textsafe import one_line
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -540,6 +542,7 @@ class MergeFailed(Event):
 
 
 def format_line(event: Event) -> str:
-    """One line for a log: time, stage, what happened."""
+    """One line for a log: time, stage, what happened (control characters escaped: the message
+    may quote an agent or a plan)."""
     clock = time.strftime("%H:%M:%S", time.localtime(event.ts))
-    return f"{clock}  {(event.stage or '-'):<14} {event.describe()}"
+    return one_line(f"{clock}  {(event.stage or '-'):<14} {event.describe()}")

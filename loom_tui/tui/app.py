@@ -21,6 +21,7 @@ from typing import Any
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -31,6 +32,7 @@ from loom_tui.core.errors import LockBusy, LoomError
 from loom_tui.core.events import Event, PlanFinished
 from loom_tui.core.model import Status
 from loom_tui.core.store import RecordCache, Store
+from loom_tui.core.textsafe import one_line
 from loom_tui.tui import attach as attach_module
 from loom_tui.tui.keys import KEYS
 from loom_tui.tui.snapshot import Snapshot, read_snapshot
@@ -85,6 +87,29 @@ class LoomApp(App[int]):
     # set-up -----------------------------------------------------------------------------------
     def now(self) -> float:
         return self.clock()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Textual's toast, but plain text with control characters escaped by default.
+
+        loom's notices quote stage names, reasons and error text that plans and agents wrote: as
+        markup, a ``[`` in them would be taken for a tag (or fail to parse), and an escape
+        sequence would reach the terminal.  Widgets' `notify` comes here too.
+        """
+        super().notify(
+            one_line(message),
+            title=one_line(title),
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
 
     def get_default_screen(self) -> Screen[Any]:
         from loom_tui.tui.screens.main_screen import MainScreen

@@ -8,6 +8,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Markdown, Static
 
 from loom_tui.core.frontmatter import parse, split
+from loom_tui.core.textsafe import block, one_line
 
 
 def describe_front(front: str, path: str) -> str:
@@ -54,7 +55,8 @@ class HandoffScreen(Screen[None]):
         self.index = index % len(paths) if paths else 0
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="handoff-meta")
+        # an agent wrote the handoff: its fields are plain text, not markup
+        yield Static("", id="handoff-meta", markup=False)
         yield Markdown("", id="handoff-body")
         yield Footer()
 
@@ -77,13 +79,15 @@ class HandoffScreen(Screen[None]):
             front, markdown = split(text, path)
         except Exception as exc:
             meta.update(os.path.basename(path))
-            body.update(f"Cannot read {path}: {exc}")
+            body.update(block(f"Cannot read {path}: {exc}"))
             return
         meta.update(
-            f"{os.path.basename(path)} ({self.index + 1} of {len(self.paths)}) · "
-            + describe_front(front, path)
+            one_line(
+                f"{os.path.basename(path)} ({self.index + 1} of {len(self.paths)}) · "
+                + describe_front(front, path)
+            )
         )
-        body.update(markdown)
+        body.update(block(markdown))
 
     def action_step(self, delta: int) -> None:
         if self.paths:

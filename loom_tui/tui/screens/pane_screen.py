@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from loom_tui.core.textsafe import one_line
 from loom_tui.core.tmux import Tmux
 
 
@@ -55,4 +56,6 @@ class PaneScreen(Screen[None]):
             lines = [f"(cannot read the pane: {exc})"]
         if lines != self.lines:
             self.lines = lines
-            self.query_one("#pane-text", Static).update(Text.from_ansi("\n".join(lines)))
+            # the pane's text as tmux captured it (no -e: no colours), any control left escaped
+            text = Text("\n".join(one_line(line) for line in lines))
+            self.query_one("#pane-text", Static).update(text)

@@ -22,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from loom_tui.core.model import ACTIVE, StageRecord
+from loom_tui.core.textsafe import one_line
 from loom_tui.tui.dag_layout import DagLayout, layout
 from loom_tui.tui.glyphs import (
     COMPONENT_CLASSES,
@@ -251,6 +252,8 @@ class DagView(ScrollView, can_focus=True):
 
 
 def _short_id(stage_id: str) -> str:
+    # ids are checked at `loom init`; a record edited by hand is still shown, not obeyed
+    stage_id = one_line(stage_id)
     return stage_id if len(stage_id) <= ID_WIDTH else stage_id[: ID_WIDTH - 1] + "…"
 
 

@@ -1,4 +1,9 @@
-"""The selected stage in detail: what it is for, its sessions, its gauge, its pane, its handoffs."""
+"""The selected stage in detail: what it is for, its sessions, its gauge, its pane, its handoffs.
+
+Nearly everything here was written by a plan's author or an agent (name, description, reasons,
+commands, pane lines, handoff fields): it goes through `textsafe` so that a control character is
+shown as an escape, and into `Text` objects, never markup, so that a ``[`` is only a bracket.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from loom_tui.core.model import SessionRecord, StageRecord
+from loom_tui.core.textsafe import block, one_line
 from loom_tui.tui.glyphs import (
     COMPONENT_CLASSES,
     COMPONENT_CSS,
@@ -40,9 +46,9 @@ def describe_state(session: SessionRecord, *, short: bool = False) -> str:
     """The agent's state and what decided it: hook (which event), pane, or pane text."""
     if not session.agent_state:
         return "starting" if session.live else session.status
-    state = AGENT_STATES.get(session.agent_state, session.agent_state)
+    state = one_line(AGENT_STATES.get(session.agent_state, session.agent_state))
     source = session.agent_state_source or ""
-    source = source.split(":", 1)[0] if short else source.replace("hook:", "hook ")
+    source = one_line(source.split(":", 1)[0] if short else source.replace("hook:", "hook "))
     return f"{state} ({source})" if source else state
 
 
@@ -168,7 +174,7 @@ class DetailPanel(ScrollView, can_focus=False):
     ) -> RenderableType:
         label, muted = styles["detail--label"], styles["detail--muted"]
         parts: list[RenderableType] = []
-        parts.append(Text(stage.name, styles["detail--title"]))
+        parts.append(Text(one_line(stage.name), styles["detail--title"]))
         state = status_text(stage.status, styles)
         if stage.generation:
             state.append(f" · gen {stage.generation}", muted)
@@ -185,9 +191,9 @@ class DetailPanel(ScrollView, can_focus=False):
         if stage.merged:
             state.append(" · merged", styles["gauge--green"])
         parts.append(state)
-        parts.append(Text(stage.description.strip(), no_wrap=False))
+        parts.append(Text(block(stage.description.strip()), no_wrap=False))
         if stage.blocked_reason:
-            parts.append(Text(stage.blocked_reason, styles["detail--bad"]))
+            parts.append(Text(one_line(stage.blocked_reason), styles["detail--bad"]))
         session = snap.current_session(stage)
         line = Text("context  ", label)
         line.append_text(
@@ -228,8 +234,8 @@ class DetailPanel(ScrollView, can_focus=False):
                 if os.path.isabs(stage.worktree)
                 else stage.worktree
             )
-            parts.append(Text(f"worktree .worktrees/{os.path.basename(where)}", muted))
-            parts.append(Text(f"branch   {stage.branch or '-'}", muted))
+            parts.append(Text(one_line(f"worktree .worktrees/{os.path.basename(where)}"), muted))
+            parts.append(Text(one_line(f"branch   {stage.branch or '-'}"), muted))
         if stage.dependencies:
             deps = Text("needs    ", label)
             for i, dep in enumerate(stage.dependencies):
@@ -239,18 +245,18 @@ class DetailPanel(ScrollView, can_focus=False):
                 if other is not None:
                     deps.append_text(status_text(other.status, styles, label=False))
                     deps.append(" ")
-                deps.append(dep)
+                deps.append(one_line(dep))
             parts.append(deps)
         if stage.acceptance:
             parts.append(Text("acceptance", label))
             done = stage.status.value == "completed"
             for command in stage.acceptance:
-                parts.append(Text(f"  {'☑' if done else '☐'} {command}"))
+                parts.append(Text(f"  {'☑' if done else '☐'} {one_line(command)}"))
         if len(sessions) > 1 or (sessions and session is None):
             parts.append(Text("sessions", label))
             for s in sessions:
                 pct = "-" if s.context_percent is None else f"{s.context_percent:.0f}%"
-                end = s.end_reason if s.end_reason else describe_state(s, short=True)
+                end = one_line(s.end_reason) if s.end_reason else describe_state(s, short=True)
                 parts.append(
                     Text(
                         f"  {s.generation}  {pct:>4}  {end}",
@@ -265,9 +271,10 @@ class DetailPanel(ScrollView, can_focus=False):
             for h in handoffs:
                 pct = "" if h.context_percent is None else f" {h.context_percent:.0f}%"
                 number = h.name.rsplit("-", 1)[-1].removesuffix(".md")
+                facts = f"  {number} {h.trigger}{pct} · {h.written_by} · {h.created[11:16]}"
                 parts.append(
                     Text(
-                        f"  {number} {h.trigger}{pct} · {h.written_by} · {h.created[11:16]}",
+                        one_line(facts),
                         muted,
                         no_wrap=True,
                         overflow="ellipsis",
@@ -281,7 +288,10 @@ class DetailPanel(ScrollView, can_focus=False):
             parts.append(Rule(heading, align="left", style=label, characters="─"))
             parts.append(
                 Text(
-                    "\n".join(pane[-14:]), styles["detail--pane"], no_wrap=True, overflow="ellipsis"
+                    "\n".join(one_line(line) for line in pane[-14:]),
+                    styles["detail--pane"],
+                    no_wrap=True,
+                    overflow="ellipsis",
                 )
             )
         if stage.started_at:

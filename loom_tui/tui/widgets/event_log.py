@@ -7,6 +7,8 @@ import time
 from rich.text import Text
 from textual.widgets import RichLog
 
+from loom_tui.core.textsafe import one_line
+
 KIND_CLASSES = {
     "error": "log--bad",
     "merge-conflict": "log--bad",
@@ -62,9 +64,9 @@ class EventLog(RichLog):
             else "--:--:--"
         )
         line = Text(f"{clock}  ", style("log--time"))
-        stage = str(event.get("stage") or "-")
+        stage = one_line(str(event.get("stage") or "-"))
         line.append(f"{stage:<14} ", style("log--stage"))
-        message = str(event.get("message") or event.get("kind") or "")
+        message = one_line(str(event.get("message") or event.get("kind") or ""))
         klass = KIND_CLASSES.get(str(event.get("kind")))
         if event.get("kind") == "stage-status" and event.get("new") in (
             "blocked",

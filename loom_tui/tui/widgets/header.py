@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from loom_tui.core.textsafe import one_line
 from loom_tui.tui.snapshot import Snapshot
 
 SCHEDULER_MARKS = {
@@ -62,7 +63,7 @@ class LoomHeader(Widget):
         snap = self._snapshot
         left = Text(" loom", style("header--title"))
         if snap is not None:
-            left.append(f" · {snap.plan_name}", style("header--title"))
+            left.append(f" · {one_line(snap.plan_name)}", style("header--title"))
         middle = Text()
         if snap is not None:
             middle.append(f"{snap.done}/{snap.total} done", style("header--count"))
@@ -79,7 +80,8 @@ class LoomHeader(Widget):
             self.scheduler_state, ("?", "header--muted", self.scheduler_state)
         )
         right = Text(
-            f"{icon} {label}" + (f": {self.detail}" if self.detail else "") + " ", style(klass)
+            f"{icon} {label}" + (f": {one_line(self.detail)}" if self.detail else "") + " ",
+            style(klass),
         )
         width = self.size.width
         # the counts and the scheduler's state matter most: the plan's name gives way first

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from loom_tui.core.model import SessionRecord
+from loom_tui.core.textsafe import one_line
 from loom_tui.tui.glyphs import (
     COMPONENT_CLASSES,
     COMPONENT_CSS,
@@ -87,7 +88,7 @@ class SessionsTable(DataTable[Text | str]):
         styles = self._styles()
         stage = snap.stage(s.stage_id)
         budget = stage.context_budget if stage else 65
-        state = Text(describe_state(s, short=True))
+        state = Text(one_line(describe_state(s, short=True)))
         if s.stalled_at is not None and s.live:
             state = Text("stalled")
             state.stylize(styles["sessions--attention"])
