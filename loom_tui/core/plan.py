@@ -11,6 +11,9 @@ Three passes:
    location back to a line and turning unknown keys into "did you mean" suggestions;
 3. check what spans stages (unique ids, known dependencies, cycles) in a separate pass, because
    pydantic skips model validators once a field has failed.
+
+Before all that the file's size is capped, and after the YAML is read every string is checked for
+what could not be stored or would be absurd (lone surrogates, a 50 MB description: `plan_text`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ from loom_tui.core.plan_schema import (  # ID_RULE and the specs: part of this m
     SimSpec,
     StageSpec,
     WiringSpec,
+)
+from loom_tui.core.plan_text import (
+    LIMITS,
+    MAX_PLAN_BYTES,
+    size_problem,
+    storable,
+    text_problems,
 )
 
 START_MARKER = "<!-- loom METADATA -->"
@@ -105,9 +115,10 @@ class _Block:
         self.marker_line = marker_line
 
 
-def _plan_name(lines: list[str], fallback: str) -> str:
+def _plan_name(lines: list[str], fallback: str) -> tuple[str, int]:
+    """The first ``# `` heading outside code fences, and its line (the file stem and 1 without)."""
     fence: str | None = None
-    for line in lines:
+    for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         match = _FENCE_RE.match(stripped) or re.match(r"^(`{3,}|~{3,})", stripped)
         if match:
@@ -118,8 +129,8 @@ def _plan_name(lines: list[str], fallback: str) -> str:
                 fence = None
             continue
         if fence is None and line.startswith("# ") and line[2:].strip():
-            return line[2:].strip()
-    return fallback
+            return line[2:].strip(), number
+    return fallback, 1
 
 
 def _find_block(lines: list[str]) -> _Block | PlanIssue:
@@ -345,7 +356,7 @@ def _schema_issues(tree: Any, data: dict[str, Any], first_line: int) -> list[Pla
             parent_loc = tuple(clean[:-1])
             allowed = _allowed_keys(parent_loc)
             hint = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            message = f"unknown key {str(key)!r}" + (
+            message = f"unknown key {_shown(str(key))}" + (
                 f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
             )
             line = _line_of(tree, full_loc, first_line, key_line=True)
@@ -414,8 +425,14 @@ def _describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        return f"the string {value!r}"
-    return repr(value)
+        return f"the string {_shown(value)}"
+    return _shown(repr(value), quote=False)
+
+
+def _shown(text: str, *, quote: bool = True, limit: int = 80) -> str:
+    """``text`` quoted for a message, cut short: a value in the wrong place may be huge."""
+    cut = text if len(text) <= limit else text[: limit - 1] + "…"
+    return repr(cut) if quote else cut
 
 
 _ALLOWED: dict[str, list[str]] = {
@@ -523,8 +540,36 @@ def _graph_issues(tree: Any, data: dict[str, Any], first_line: int) -> list[Plan
 # Entry points
 
 
+def _text_issues(tree: Any, plain: dict[str, Any], first_line: int) -> list[PlanIssue]:
+    """Strings that could not be stored (lone surrogates) or are too long, at their lines."""
+    issues = []
+    for loc, is_key, message in text_problems(plain):
+        line = _line_of(tree, loc, first_line, key_line=is_key)
+        shown = (*loc[:-1], _shown(str(loc[-1]), quote=False, limit=40)) if is_key else loc
+        # under `loom:` as the schema's errors are (`stages[0].name`), else from the root
+        where = _format_loc(shown[1:] if shown[:1] == ("loom",) and len(shown) > 1 else shown)
+        issues.append(PlanIssue(line, where, message))
+    return issues
+
+
+def _too_big(size: int, path: str) -> PlanError:
+    return PlanError(
+        path,
+        [
+            PlanIssue(
+                1,
+                "",
+                f"the plan is {size / (1024 * 1024):,.1f} MiB; the limit is "
+                f"{MAX_PLAN_BYTES // (1024 * 1024)} MiB (is this the right file?)",
+            )
+        ],
+    )
+
+
 def parse_plan_text(text: str, path: str) -> Plan:
     """Parse the Markdown ``text`` of the plan at ``path``; raises `PlanError` with every issue."""
+    if len(text) > MAX_PLAN_BYTES:  # characters: at least as many bytes
+        raise _too_big(len(text), path)
     # Only \n, \r\n and \r end a line, as for editors and ruamel.yaml; str.splitlines() would also
     # split at \x0b, \x0c, \x1c-\x1e, \x85, U+2028 and U+2029, shifting lines and changing values.
     lines = re.split(r"\r\n|\r|\n", text)
@@ -554,26 +599,38 @@ def parse_plan_text(text: str, path: str) -> Plan:
         for k in extra
     ]
     data = plain["loom"]
+    stem = os.path.splitext(os.path.basename(path))[0]
+    name, name_line = _plan_name(lines, stem)
+    too_long = size_problem(name, LIMITS["name"])
+    if too_long is not None:
+        issues.append(PlanIssue(name_line, "", f"the plan's name (its # heading) {too_long}"))
+    text_issues = _text_issues(tree, plain, block.first_line)
+    if text_issues:
+        issues += text_issues
+        data = storable(data)
     issues += _schema_issues(tree, data, block.first_line)
     issues += _graph_issues(tree, data, block.first_line)
     if issues:
         raise PlanError(path, issues)
     spec = PlanSpec.model_validate(data)
-    stem = os.path.splitext(os.path.basename(path))[0]
-    return Plan(path, stem, _plan_name(lines, stem), spec)
+    return Plan(path, stem, name, spec)
 
 
 def load_plan(path: str) -> Plan:
     """Read and parse the plan file at ``path``."""
     try:
         with open(path, "rb") as fh:
-            raw = fh.read()
+            # no more than one byte past the limit: a 50 MB file is refused without reading it
+            raw = fh.read(MAX_PLAN_BYTES + 1)
+            size = os.fstat(fh.fileno()).st_size if len(raw) > MAX_PLAN_BYTES else len(raw)
     except FileNotFoundError:
         raise PlanError(path, [PlanIssue(1, "", "no such file")]) from None
     except IsADirectoryError:
         raise PlanError(path, [PlanIssue(1, "", "is a directory, not a plan file")]) from None
     except OSError as exc:
         raise PlanError(path, [PlanIssue(1, "", f"cannot read: {exc.strerror}")]) from None
+    if size > MAX_PLAN_BYTES:
+        raise _too_big(max(size, len(raw)), path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
