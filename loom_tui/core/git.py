@@ -91,6 +91,11 @@ def branch_exists(root: str, branch: str) -> bool:
     return open_repo(root).branches.local.get(branch) is not None
 
 
+def has_branches(root: str) -> bool:
+    """Whether any local branch exists: False in a repository without a commit."""
+    return any(True for _ in open_repo(root).branches.local)
+
+
 def exclude_paths(root: str, patterns: list[str]) -> None:
     """Add ``patterns`` to `.git/info/exclude` (local to this clone, never committed)."""
     repo = open_repo(root)
