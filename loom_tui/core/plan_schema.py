@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from loom_tui.core.wiring_patterns import pattern_problem
+
 ID_RULE = "must be 1-64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
 ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
@@ -68,10 +70,9 @@ class WiringSpec(_Model):
     def _pattern(cls, value: str) -> str:
         if not value:
             raise ValueError("must not be empty")
-        try:
-            re.compile(value)
-        except (re.error, RecursionError, OverflowError) as exc:
-            raise ValueError(f"is not a valid regular expression: {exc}") from None
+        problem = pattern_problem(value)  # by both engines: `re`'s dialect, `regex` runs it
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 

@@ -8,7 +8,9 @@ met, from three sides, each declared in the plan:
   set, and each failure is reported with the tail of its output.
 - ``artifacts``: globs; each must match at least one non-empty file that is not a *stub* (below).
 - ``wiring``: ``{source, pattern}`` entries; the regular expression ``pattern`` must be found in
-  the file ``source`` (a glob is allowed: found in any file it matches is enough).
+  the file ``source`` (a glob is allowed: found in any file it matches is enough).  Each entry
+  searches for at most `wiring_patterns.SEARCH_SECONDS`: a pattern that backtracks without end
+  fails its check instead of holding the command.
 
 Everything runs in the stage's worktree when it exists on disk (`.worktrees/<id>`), else in the
 project root (a merged stage's work is there).  Globs are relative to that directory; ``**``
@@ -48,6 +50,7 @@ from loom_tui.core import git
 from loom_tui.core.acceptance import CommandResult, run_commands
 from loom_tui.core.model import StageRecord
 from loom_tui.core.store import Store
+from loom_tui.core.wiring_patterns import Deadline, compile_pattern
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -244,19 +247,29 @@ def check_wiring(cwd: str, entry: object) -> Check:
     if isinstance(description, str) and description.strip():
         target += f"  — {description.strip()}"
     try:
-        regex = re.compile(pattern, re.MULTILINE)
-    except (re.error, RecursionError, OverflowError) as exc:
-        return Check("wiring", target, False, f"invalid regular expression: {exc}")
+        compiled = compile_pattern(pattern)
+    except ValueError as exc:
+        return Check("wiring", target, False, str(exc).replace("is not a", "not a", 1))
     files = matching_files(cwd, source)
     if not files:
         return Check("wiring", target, False, f"no file matches {source}")
+    deadline = Deadline()
     for name in files:
         try:
             with open(os.path.join(cwd, name), encoding="utf-8", errors="replace") as fh:
                 text = fh.read()
         except OSError:
             continue
-        match = regex.search(text)
+        try:
+            match = deadline.search(compiled, text)
+        except TimeoutError:
+            return Check(
+                "wiring",
+                target,
+                False,
+                f"gave up after {deadline.seconds:g} s searching {name} for /{pattern}/: the "
+                "pattern backtracks too much (nested repeats such as (a+)+); simplify it",
+            )
         if match is not None:
             line = text.count("\n", 0, match.start()) + 1
             return Check("wiring", target, True, f"found in {name}:{line}")

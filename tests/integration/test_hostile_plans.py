@@ -5,6 +5,7 @@
   state or the complete new one;
 - escape sequences, OSC titles, CR, LF and BEL in a stage's name and reason: `status` (plain, JSON
   and the rich table on a terminal) and `diagnose` show them escaped, never raw;
+- a catastrophic wiring pattern: `verify` returns within its time limit and names the pattern;
 - a 70 KB description and a 50 MB plan: `PATH:LINE` errors, quickly, nothing written;
 - a repository without a commit, and a base branch that does not exist: one `loom:` line.
 """
@@ -234,6 +235,48 @@ def test_the_rich_status_table_shows_names_escaped_and_markup_as_typed(
     # rich's own colours are there, but nothing of the name's: no OSC, no BEL, no CR, no C1
     for ch in ("\x1b]", "\x07", "\r", "\x9b"):
         assert ch not in screen, ch
+
+
+# --------------------------------------------------------------------------------------------------
+# A catastrophic wiring pattern
+
+
+def test_a_catastrophic_wiring_pattern_fails_its_check_within_the_time_limit(
+    git_repo: Path, loom: RunLoom
+) -> None:
+    stage = good_stage(
+        "wired",
+        '      wiring:\n        - source: "src/*.txt"\n          pattern: "(a+)+$"\n',
+    )
+    ok(loom("init", write_plan(git_repo, plan_text(stage))))
+    (git_repo / "src").mkdir()
+    (git_repo / "src" / "line.txt").write_text("a" * 50_000 + "!\n")
+
+    started = time.monotonic()
+    proc = loom("verify", "wired")
+    elapsed = time.monotonic() - started
+
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "gave up after 2 s searching src/line.txt for /(a+)+$/" in proc.stdout
+    # the limit is 2 s of searching; the rest is a `loom` process on a loaded machine (Python's
+    # `re` spent 13+ s of CPU on 30 a's, and does not stop at all on 50,000)
+    assert elapsed < 30, elapsed
+
+
+def test_a_wiring_pattern_only_one_engine_accepts_is_a_plan_error(
+    git_repo: Path, loom: RunLoom
+) -> None:
+    stage = good_stage(
+        "wired", '      wiring:\n        - source: a.py\n          pattern: "\\\\p{L}+"\n'
+    )
+    rel = write_plan(git_repo, plan_text(stage))
+    proc = loom("init", rel)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(
+        f"{rel}:14: stages[0].wiring[0].pattern: is not a valid regular expression: "
+    )
+    assert not (git_repo / ".work").exists()
 
 
 # --------------------------------------------------------------------------------------------------
