@@ -12,8 +12,25 @@ import os
 import sys
 
 
+def _undecodable(args: list[str]) -> str | None:
+    """The first argument whose bytes are not UTF-8 (Python holds them as surrogates, which no
+    record, event or terminal can take), shown as those bytes; None when all are text."""
+    from loom_tui.core.textsafe import encodable
+
+    for arg in args:
+        if not encodable(arg):
+            return repr(os.fsencode(arg))
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
+    bad = _undecodable(args)
+    if bad is not None:
+        from loom_tui.cli.output import warn
+
+        warn(f"the argument {bad} is not UTF-8 text; nothing was done")
+        return 2
     if "_LOOM_COMPLETE" not in os.environ:
         from loom_tui.cli.fast import dispatch
 

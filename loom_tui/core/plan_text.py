@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from loom_tui.core.textsafe import encodable
+
 KIB = 1024
 #: The whole plan file, checked before it is decoded or parsed.
 MAX_PLAN_BYTES = 4 * KIB * KIB
@@ -85,10 +87,6 @@ def surrogate_problem(text: str) -> str | None:
     )
 
 
-def _has_surrogate(text: str) -> bool:
-    return not text.isprintable() and any(0xD800 <= ord(ch) <= 0xDFFF for ch in text)
-
-
 def storable(data: Any) -> Any:
     """``data`` without what `text_problems` reports as unusable, for the schema's checks.
 
@@ -97,14 +95,14 @@ def storable(data: Any) -> Any:
     field), and each is reported here already.
     """
     if isinstance(data, str):
-        if not _has_surrogate(data):
+        if encodable(data):
             return data
         return "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in data)
     if isinstance(data, dict):
         return {
             key: storable(value)
             for key, value in data.items()
-            if len(str(key)) <= KEY_LIMIT and not _has_surrogate(str(key))
+            if len(str(key)) <= KEY_LIMIT and encodable(str(key))
         }
     if isinstance(data, list):
         return [storable(item) for item in data]

@@ -69,6 +69,15 @@ def is_safe(text: str, *, multiline: bool = False) -> bool:
     return text.isprintable() or not any(_unsafe(ch, keep) for ch in text)
 
 
+def encodable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8: it holds no lone surrogate.
+
+    Surrogates come from YAML and JSON ``\\uD800``-style escapes, and from command-line arguments
+    and file names whose bytes are not UTF-8 (Python keeps such bytes as surrogates).
+    """
+    return text.isprintable() or not any(0xD800 <= ord(ch) <= 0xDFFF for ch in text)
+
+
 def json_safe(text: str) -> str:
     """JSON text (as from `json.dumps`) with what it leaves raw written as ``\\uXXXX`` escapes.
 

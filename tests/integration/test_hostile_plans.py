@@ -350,3 +350,21 @@ def test_init_on_an_unborn_branch_beside_others_says_to_commit_on_it(
     subprocess.run(["git", "checkout", "-q", "--orphan", "fresh"], cwd=repo, check=True)
     line = one_loom_line(loom("init", write_plan(repo, plan_text(good_stage())), cwd=repo))
     assert line.startswith("loom: the checked-out branch 'fresh' has no commit yet")
+
+
+# --------------------------------------------------------------------------------------------------
+# Arguments that are not text
+
+
+def test_an_argument_that_is_not_utf8_is_refused_and_nothing_changes(
+    git_repo: Path, loom: RunLoom
+) -> None:
+    before = initialised_with_memory(git_repo, loom)
+    not_text = os.fsdecode(b"bad \xff byte")  # as Python hands such bytes over: surrogates
+    for args in (
+        ("memory", "note", not_text, "--stage", "good"),
+        ("stage", "block", "good", not_text),
+    ):
+        line = one_loom_line(loom(*args))
+        assert line == "loom: the argument b'bad \\xff byte' is not UTF-8 text; nothing was done"
+    assert work_files(git_repo) == before
