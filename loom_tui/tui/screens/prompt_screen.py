@@ -39,7 +39,7 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question)
+            yield Label(self.question, markup=False)
             yield Input(placeholder=self.placeholder, id="answer")
             yield Label("enter to confirm · escape to cancel", classes="prompt--hint")
 
