@@ -796,7 +796,7 @@ def test_help_lists_every_command(git_repo: Path, cli: RunLoom) -> None:
 def test_stage_help_lists_every_verb(git_repo: Path, cli: RunLoom) -> None:
     proc = ok(cli("stage", "--help"))
     listed = listed_commands(proc.stdout)
-    assert listed == set(STAGE_VERBS)
+    assert listed == {*STAGE_VERBS, "human-review"}
 
 
 def test_version(git_repo: Path, cli: RunLoom) -> None:
