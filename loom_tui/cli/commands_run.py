@@ -25,6 +25,11 @@ def init(plan: str, clean: bool) -> None:
         f"initialised {parsed.name} ({len(parsed.stages)} stages, {queued} ready) "
         f"in {store.rel(store.work_dir)}/ · base branch {store.config().base_branch}"
     )
+    from loom_tui.core.plan_compat import no_effect_keys
+
+    ignored = no_effect_keys(parsed.spec)
+    if ignored:
+        say(f"accepted, no effect here: {', '.join(ignored)}")
 
 
 @cli.command(context_settings=CONTEXT)

@@ -390,7 +390,7 @@ def complete(
     The commands run without the store lock (they may take minutes); the status is checked before
     (so a refused completion does not run them in vain) and again, under the lock, after.
     """
-    from loom_tui.core.acceptance import run_commands
+    from loom_tui.core.stage_commands import run_acceptance
 
     stage = store.read_stage(stage_id)
     if stage.status is Status.COMPLETED:
@@ -399,7 +399,7 @@ def complete(
         raise TransitionError(f"stage {stage_id}: cannot go from {stage.status} to completed")
     cwd = stage.worktree if stage.worktree and _isdir(stage.worktree) else store.root
     env = {"LOOM_STAGE_ID": stage_id, "LOOM_WORK_DIR": store.work_dir}
-    results = run_commands(stage.acceptance, cwd, env, on_result)
+    results = run_acceptance(store, stage, cwd, env, on_result)
     failed = [r for r in results if not r.passed]
     if failed:
         _record_acceptance_failure(store, stage_id, failed)
@@ -454,6 +454,7 @@ def _record_acceptance_failure(store: Store, stage_id: str, failed: list[Command
                 {
                     "command": r.command,
                     "exit_code": r.exit_code,
+                    "unmet": list(r.unmet),
                     "timed_out": r.timed_out,
                     "tail": "\n".join(r.output_tail)[-ACCEPTANCE_TAIL_CHARS:],
                 }

@@ -22,6 +22,7 @@ FAILURE_KINDS = {
     "handoff-loop": "sessions kept handing off without committing anything",
     "killed": "a person ended the session (`loom sessions kill`)",
     "start-failed": "loom could not start a session for it",
+    "setup": "one of its setup commands failed before the agent started (its output below)",
     "tmux-server-lost": "loom's tmux server died, taking every session with it",
     "merge-conflict": "its branch conflicts with the base branch",
 }

@@ -42,9 +42,16 @@ def stage_record(plan: Plan, index: int) -> StageRecord:
     return StageRecord(
         id=spec.id,
         name=spec.name,
-        description=spec.description,
+        description=spec.description or spec.name,
         dependencies=list(spec.dependencies),
-        acceptance=list(spec.acceptance),
+        acceptance=[a if isinstance(a, str) else a.command for a in spec.acceptance],
+        acceptance_checks=[
+            {} if isinstance(a, str) else a.model_dump(exclude={"command"}, exclude_defaults=True)
+            for a in spec.acceptance
+        ],
+        working_dir=spec.working_dir,
+        setup=list(spec.setup),
+        stage_type=spec.stage_type,
         files=list(spec.files),
         context_budget=spec.context_budget,
         truths=list(spec.truths),

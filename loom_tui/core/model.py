@@ -274,6 +274,15 @@ class StageRecord(Record):
         _Field("max_retries", "int", 3),
         _Field("sandbox", "dict?", None),
         _Field("sim", "dict?", None),
+        #: what each acceptance command's run must show besides exit 0, by position (``{}``: just
+        #: exit 0); the object form of the original loom's plans
+        _Field("acceptance_checks", "list", []),
+        #: where acceptance, truths and setup run, relative to the worktree
+        _Field("working_dir", "str", "."),
+        #: commands run in the worktree before each session's agent starts
+        _Field("setup", "strs", []),
+        #: standard, knowledge, integration-verify or knowledge-distill (the original's types)
+        _Field("stage_type", "str", "standard"),
         _Field("plan_index", "int", 0),
         # run state
         _Field("status", "status", Status.WAITING_FOR_DEPS.value),
@@ -331,6 +340,10 @@ class StageRecord(Record):
     max_retries: int
     sandbox: dict[str, object] | None
     sim: dict[str, object] | None
+    acceptance_checks: list[object]
+    working_dir: str
+    setup: list[str]
+    stage_type: str
     plan_index: int
     held: bool
     merged: bool

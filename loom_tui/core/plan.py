@@ -31,11 +31,13 @@ from loom_tui.core.plan_schema import (  # ID_RULE and the specs: part of this m
     ID_RE,
     ID_RULE,
     FilesystemSandbox,
+    LinuxSandbox,
     NetworkSandbox,
     PlanSpec,
     SandboxSpec,
     SimSpec,
     StageSpec,
+    TruthCheck,
     WiringSpec,
 )
 from loom_tui.core.plan_text import (
@@ -48,6 +50,10 @@ from loom_tui.core.plan_text import (
 
 START_MARKER = "<!-- loom METADATA -->"
 END_MARKER = "<!-- END loom METADATA -->"
+# The original loom writes a note into its markers (``<!-- loom METADATA - Do not edit manually
+# -->``) and finds them by their beginning: any such note is accepted.
+_START_RE = re.compile(r"<!-- loom METADATA\b[^>]*-->")
+_END_RE = re.compile(r"<!-- END loom METADATA\b[^>]*-->")
 MAX_VALUES = 100_000
 _FENCE_RE = re.compile(r"^(`{3,})\s*([A-Za-z0-9_+-]*)\s*$")
 
@@ -134,7 +140,7 @@ def _plan_name(lines: list[str], fallback: str) -> tuple[str, int]:
 
 
 def _find_block(lines: list[str]) -> _Block | PlanIssue:
-    start = next((i for i, line in enumerate(lines) if line.strip() == START_MARKER), None)
+    start = next((i for i, line in enumerate(lines) if _START_RE.fullmatch(line.strip())), None)
     if start is None:
         return PlanIssue(
             1, "", f"no metadata block: add a ```yaml block between {START_MARKER} and {END_MARKER}"
@@ -144,7 +150,7 @@ def _find_block(lines: list[str]) -> _Block | PlanIssue:
         stripped = lines[i].strip()
         if not stripped:
             continue
-        if stripped == END_MARKER:
+        if _END_RE.fullmatch(stripped):
             break
         match = _FENCE_RE.match(stripped)
         if match and match.group(2).lower() in ("yaml", "yml"):
@@ -160,7 +166,7 @@ def _find_block(lines: list[str]) -> _Block | PlanIssue:
     )
     if closing is None:
         return PlanIssue(fence_line + 1, "", f"the {fence}yaml block is never closed by {fence}")
-    if not any(line.strip() == END_MARKER for line in lines[closing + 1 :]):
+    if not any(_END_RE.fullmatch(line.strip()) for line in lines[closing + 1 :]):
         return PlanIssue(start + 1, "", f"{START_MARKER} is never closed by {END_MARKER}")
     text = "\n".join(lines[fence_line + 1 : closing]) + "\n"
     return _Block(text, fence_line + 2, start + 1)
@@ -354,10 +360,11 @@ def _schema_issues(tree: Any, data: dict[str, Any], first_line: int) -> list[Pla
         if kind == "extra_forbidden":
             key = clean[-1]
             parent_loc = tuple(clean[:-1])
-            allowed = _allowed_keys(parent_loc)
+            kind_of_parent = _kind(parent_loc)
+            allowed = _ALLOWED[kind_of_parent]
             hint = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
             message = f"unknown key {_shown(str(key))}" + (
-                f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
+                f" (did you mean {hint[0]!r}?)" if hint else _allowed_text(kind_of_parent)
             )
             line = _line_of(tree, full_loc, first_line, key_line=True)
         elif kind == "missing":
@@ -442,18 +449,32 @@ _ALLOWED: dict[str, list[str]] = {
     "sandbox": list(SandboxSpec.model_fields),
     "filesystem": list(FilesystemSandbox.model_fields),
     "network": list(NetworkSandbox.model_fields),
+    "linux": list(LinuxSandbox.model_fields),
+    "acceptance": list(TruthCheck.model_fields),
     "sim": list(SimSpec.model_fields),
 }
 
 
-def _allowed_keys(parent: tuple[Any, ...]) -> list[str]:
+def _allowed_text(kind: str) -> str:
+    """The keys to list for an unknown key with no close match: the original loom's keys that
+    have no effect here are left out (a suggestion still finds them), so the list stays short."""
+    from loom_tui.core.plan_compat import no_effect_at
+
+    allowed = _ALLOWED[kind]
+    shown = [k for k in allowed if k not in no_effect_at(kind)]
+    more = ", or one of the original loom's keys" if len(shown) < len(allowed) else ""
+    return f" (allowed: {', '.join(shown)}{more})"
+
+
+def _kind(parent: tuple[Any, ...]) -> str:
+    """Which mapping of the schema (a key of ``_ALLOWED``) the location ``parent`` is."""
     names = [p for p in parent if isinstance(p, str)]
     if not names:
-        return _ALLOWED["plan"]
+        return "plan"
     last = names[-1]
     if last == "stages":
-        return _ALLOWED["stage"]
-    return _ALLOWED.get(last, _ALLOWED["plan"])
+        return "stage"
+    return last if last in _ALLOWED else "plan"
 
 
 # --------------------------------------------------------------------------------------------------

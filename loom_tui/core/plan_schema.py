@@ -11,7 +11,16 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+)
 
 from loom_tui.core.wiring_patterns import pattern_problem
 
@@ -57,6 +66,9 @@ class WiringSpec(_Model):
     """A connection that must exist: ``pattern`` (a regex) found in the file ``source``."""
 
     source: str
+    #: match ``pattern`` as plain text, not a regex (the original's key); before ``pattern`` so
+    #: that its validator sees it
+    literal: bool = False
     pattern: str
     description: str | None = None
 
@@ -67,9 +79,11 @@ class WiringSpec(_Model):
 
     @field_validator("pattern")
     @classmethod
-    def _pattern(cls, value: str) -> str:
+    def _pattern(cls, value: str, info: ValidationInfo) -> str:
         if not value:
             raise ValueError("must not be empty")
+        if info.data.get("literal"):
+            return value
         problem = pattern_problem(value)  # by both engines: `re`'s dialect, `regex` runs it
         if problem is not None:
             raise ValueError(problem)
@@ -83,16 +97,43 @@ class FilesystemSandbox(_Model):
 
 
 class NetworkSandbox(_Model):
+    """The network of the sandbox; the keys after ``allowed_domains`` are the original loom's
+    and become the same-named Claude Code sandbox settings."""
+
     allowed_domains: list[str] = []
+    #: more domains on top of ``allowed_domains`` (the original's name for a stage's additions)
+    additional_domains: list[str] = []
+    allow_local_binding: bool = False
+    #: socket paths; ``false`` is the original's shorthand for none
+    allow_unix_sockets: list[str] | Literal[False] = []
+    allow_all_unix_sockets: bool = False
+
+
+class LinuxSandbox(_Model):
+    enable_weaker_nested: bool = False
+
+
+PermissionMode = Literal["default", "accept-edits", "auto", "plan", "bypass-permissions"]
 
 
 class SandboxSpec(_Model):
-    """Claude Code sandbox settings for the stage's sessions (see the README's Sandbox section)."""
+    """Claude Code sandbox settings for the stage's sessions (see the README's Sandbox section).
+
+    ``auto_allow``, ``allow_unsandboxed_escape`` and ``linux`` are the original loom's keys and map
+    to Claude Code settings; ``permission_mode`` and ``command_confinement`` are accepted for its
+    plans but have no effect here (loom-tui always allows the tools listed in the settings, and
+    runs plan commands with the user's environment).
+    """
 
     enabled: bool = True
+    auto_allow: bool = True
+    allow_unsandboxed_escape: bool = False
     filesystem: FilesystemSandbox = FilesystemSandbox()
     network: NetworkSandbox = NetworkSandbox()
+    linux: LinuxSandbox = LinuxSandbox()
     excluded_commands: list[str] = ["loom"]
+    permission_mode: PermissionMode | None = None
+    command_confinement: Literal["confined", "inherit"] | None = None
 
 
 SimScenario = Literal[
@@ -140,9 +181,46 @@ class SimSpec(_Model):
         return None if value is None else _relative_glob(value)
 
 
+def _working_dir(value: str) -> str:
+    if value.strip() in (".", "./"):
+        return "."
+    return _relative_glob(value).rstrip("/")
+
+
+class TruthCheck(_Model):
+    """An acceptance entry in object form, as the original loom writes it: a command and what
+    its run must show besides (or instead of) exit status 0."""
+
+    command: str
+    stdout_contains: list[str] = []
+    stdout_not_contains: list[str] = []
+    #: true: the command must write nothing to stderr
+    stderr_empty: bool | None = None
+    #: the exit status expected (default 0)
+    exit_code: int | None = None
+    description: str | None = None
+
+    @field_validator("command")
+    @classmethod
+    def _cmd(cls, value: str) -> str:
+        return _command(value)
+
+
+StageType = Literal["standard", "knowledge", "integration-verify", "knowledge-distill"]
+ReasoningEffort = Literal["low", "medium", "high", "xhigh", "max"]
+Implementer = Literal["claude", "codex"]
+
+#: The original's keys loom-tui reads but cannot act on in a one-machine TUI.  Accepted as any
+#: YAML value (their shape is the original's business); `loom init` lists the ones a plan uses.
+Opaque = object
+
 # Validated item by item, so that every bad item of a list is reported on its own line.
 _Command = Annotated[str, AfterValidator(_command)]
 _Glob = Annotated[str, AfterValidator(_relative_glob)]
+_Acceptance = Annotated[
+    Annotated[_Command, Tag("command")] | Annotated[TruthCheck, Tag("check")],
+    Discriminator(lambda v: "check" if isinstance(v, dict) else "command"),
+]
 
 
 class StageSpec(_Model):
@@ -150,9 +228,15 @@ class StageSpec(_Model):
 
     id: str
     name: str
-    description: str
+    #: optional, as in the original: a stage without one is assigned its name
+    description: str | None = None
     dependencies: list[str] = []
-    acceptance: list[_Command] = []
+    acceptance: list[_Acceptance] = []
+    #: commands run in the worktree (in ``working_dir``) before each session's agent starts
+    setup: list[_Command] = []
+    #: where acceptance, truths and setup run, relative to the worktree
+    working_dir: Annotated[str, AfterValidator(_working_dir)] = "."
+    stage_type: StageType = "standard"
     files: list[_Glob] = []
     context_budget: Annotated[int, Field(ge=1, le=100)] = 65
     truths: list[_Command] = []
@@ -164,6 +248,27 @@ class StageSpec(_Model):
     stall_seconds: Annotated[float, Field(gt=0, le=86_400)] | None = None
     sandbox: SandboxSpec | None = None
     sim: SimSpec | None = None
+    # The original loom's keys, accepted; `loom init` lists those that have no effect here.
+    parallel_group: str | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    implementers: list[Implementer] | None = None
+    subagent_timeout_secs: Annotated[int, Field(ge=1)] | None = None
+    auto_merge: bool | None = None
+    context_ceiling_tokens: Annotated[int, Field(ge=1)] | None = None
+    plan_overview: bool | None = None
+    execution_mode: Literal["single", "team"] | None = None
+    bug_fix: bool | None = None
+    ultracode: bool | None = None
+    skills: list[str] = []
+    harness: list[str] = []
+    regression_test: Opaque = None
+    code_review: Opaque = None
+    wiring_tests: Opaque = None
+    dead_code_check: Opaque = None
+    before_stage: Opaque = None
+    after_stage: Opaque = None
+    contracts: Opaque = None
+    reachable: Opaque = None
 
     @field_validator("id")
     @classmethod
@@ -172,10 +277,15 @@ class StageSpec(_Model):
             raise ValueError(f"{value!r} {ID_RULE}")
         return value
 
-    @field_validator("name", "description", "model")
+    @field_validator("name", "model")
     @classmethod
     def _nonempty(cls, value: str) -> str:
         return _text(value)
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, value: str | None) -> str | None:
+        return None if value is None else _text(value)
 
 
 class PlanSpec(_Model):
@@ -189,6 +299,12 @@ class PlanSpec(_Model):
     sandbox: SandboxSpec | None = None
     #: the default of the stages' ``stall_seconds`` (None: the project's setting, 300 s)
     stall_seconds: Annotated[float, Field(gt=0, le=86_400)] | None = None
+    # The original loom's plan-level keys, accepted with no effect here.
+    context_ceiling_tokens: Annotated[int, Field(ge=1)] | None = None
+    subagent_ceiling_tokens: Annotated[int, Field(ge=1)] | None = None
+    ratchet_files: list[str] = []
+    change_impact: Opaque = None
+    adjudication: Opaque = None
 
     @field_validator("version")
     @classmethod

@@ -56,6 +56,7 @@ def render_signal(
         f"- Worktree: `{worktree}` (work only here)",
         f"- Branch: `loom/{stage.id}`, made from `{base_branch}`; commit your work on it",
         f"- Context budget: {stage.context_budget}% of the context window",
+        *_type_lines(stage),
         "",
         "## Assignment",
         "",
@@ -79,10 +80,13 @@ def render_signal(
     else:
         lines.append("None: this stage starts from the base branch.")
     lines += ["", "## Acceptance criteria", ""]
+    where = "the worktree" if stage.working_dir == "." else f"`{stage.working_dir}/`"
     if stage.acceptance:
-        lines.append("`loom stage complete` runs each of these in the worktree; all must exit 0:")
+        lines.append(f"`loom stage complete` runs each of these in {where}; all must pass:")
         lines.append("")
-        lines.extend(f"- `{cmd}`" for cmd in stage.acceptance)
+        lines.extend(_acceptance_lines(stage))
+    if stage.stage_type == "integration-verify":
+        lines += ["", "It then runs the acceptance commands of every stage this one depends on."]
     else:
         lines.append("No acceptance commands: complete the stage when the assignment is done.")
     if stage.truths or stage.artifacts or stage.wiring:
@@ -152,10 +156,52 @@ def _last_acceptance_failure(stage: StageRecord) -> list[str]:
         if not isinstance(item, dict):
             continue
         why = "timed out" if item.get("timed_out") else f"exit {item.get('exit_code')}"
+        unmet = item.get("unmet")
+        if isinstance(unmet, list) and unmet:
+            why += "; " + "; ".join(str(u) for u in unmet)
         tail = str(item.get("tail") or "").rstrip() or "(no output)"
         lines += ["", f"- `{item.get('command')}` ({why}); the end of its output:", "", "~~~"]
         lines += [tail.replace("~~~", "~ ~ ~"), "~~~"]
     return lines
+
+
+#: what each stage type asks of the agent, besides the assignment
+_TYPE_NOTES = {
+    "knowledge": "a knowledge stage: explore and record what later stages need to know under "
+    "`doc/loom/knowledge/` (you may write there); change no code",
+    "integration-verify": "an integration-verify stage: check that the work of the stages before "
+    "it fits together; `loom stage complete` runs their acceptance commands as well as yours",
+    "knowledge-distill": "a knowledge-distill stage: curate what the earlier stages learnt into "
+    "`doc/loom/knowledge/`",
+}
+
+
+def _type_lines(stage: StageRecord) -> list[str]:
+    note = _TYPE_NOTES.get(stage.stage_type)
+    lines = [f"- Stage type: {note}"] if note else []
+    if stage.working_dir != ".":
+        lines.append(f"- Working directory: `{stage.working_dir}/` of the worktree")
+    if stage.setup:
+        lines.append("- Set up before you started: " + ", ".join(f"`{c}`" for c in stage.setup))
+    return lines
+
+
+def _acceptance_lines(stage: StageRecord) -> list[str]:
+    out = []
+    for i, cmd in enumerate(stage.acceptance):
+        raw = stage.acceptance_checks[i] if i < len(stage.acceptance_checks) else None
+        expect = raw if isinstance(raw, dict) else {}
+        parts = []
+        if isinstance(expect.get("exit_code"), int):
+            parts.append(f"exit {expect['exit_code']}")
+        for text in expect.get("stdout_contains") or []:
+            parts.append(f"stdout has {text!r}")
+        for text in expect.get("stdout_not_contains") or []:
+            parts.append(f"stdout lacks {text!r}")
+        if expect.get("stderr_empty") is True:
+            parts.append("no stderr")
+        out.append(f"- `{cmd}`" + (f" ({', '.join(parts)})" if parts else ""))
+    return out
 
 
 def write_signal(

@@ -247,7 +247,8 @@ def check_wiring(cwd: str, entry: object) -> Check:
     if isinstance(description, str) and description.strip():
         target += f"  — {description.strip()}"
     try:
-        compiled = compile_pattern(pattern)
+        # ``literal: true`` (the original's key): the pattern is plain text
+        compiled = compile_pattern(re.escape(pattern) if entry.get("literal") else pattern)
     except ValueError as exc:
         return Check("wiring", target, False, str(exc).replace("is not a", "not a", 1))
     files = matching_files(cwd, source)
@@ -291,8 +292,10 @@ def verify_stage(
     store: Store, stage_id: str, on_check: Callable[[Check], None] | None = None
 ) -> VerifyReport:
     """Run every check of the stage (all of them, even after a failure) and record an event."""
+    from loom_tui.core.stage_commands import in_working_dir
+
     stage = store.read_stage(stage_id)
-    cwd = stage_dir(store, stage)
+    cwd = in_working_dir(stage_dir(store, stage), stage)
     checks: list[Check] = []
 
     def add(check: Check) -> None:

@@ -593,7 +593,7 @@ def test_stage_with_duplicate_id_still_has_its_dependencies_checked() -> None:
 # name, description, model: required / non-empty strings
 
 
-@pytest.mark.parametrize("field", ["id", "name", "description"])
+@pytest.mark.parametrize("field", ["id", "name"])
 def test_missing_required_stage_field_is_reported_at_the_stage_item(field: str) -> None:
     lines = {
         "id": "    - id: beta\n",
@@ -609,10 +609,12 @@ def test_missing_required_stage_field_is_reported_at_the_stage_item(field: str) 
 
 def test_stage_missing_everything_but_id_reports_each_field() -> None:
     text = stage_md(more="    - id: beta\n")
-    assert problems(text) == [
-        (NEXT, "stages[1].description", "required field is missing"),
-        (NEXT, "stages[1].name", "required field is missing"),
-    ]
+    assert problems(text) == [(NEXT, "stages[1].name", "required field is missing")]
+
+
+def test_a_stage_without_a_description_is_accepted_as_in_the_original() -> None:
+    plan = parse_plan_text(stage_md(more="    - id: beta\n      name: Beta\n"), "p.md")
+    assert plan.stages[1].description is None
 
 
 @pytest.mark.parametrize("field", ["name", "description", "model"])
@@ -654,12 +656,12 @@ def test_non_string_where_a_string_is_expected_says_what_it_got_and_numbers_sugg
 def test_empty_value_is_reported_at_its_key_line_not_the_next_one() -> None:
     # an empty YAML value is null; the error belongs on the key's line even with blank lines after
     text = plan_md(
-        "loom:\n  version:\n  stages:\n    - id:\n      name: A\n      description:\n\n\n"
+        "loom:\n  version:\n  stages:\n    - id:\n      name: A\n      model:\n\n\n"
     )
     assert problems(text) == [
         (7, "version", "expected an integer, got nothing (null)"),
         (9, "stages[0].id", "expected a string, got nothing (null)"),
-        (11, "stages[0].description", "expected a string, got nothing (null)"),
+        (11, "stages[0].model", "expected a string, got nothing (null)"),
     ]
 
 
@@ -1188,7 +1190,8 @@ def test_unknown_stage_key_without_a_close_one_lists_the_allowed_keys() -> None:
     line, loc, message = one_problem(stage_md("color: red"))
     assert (line, loc) == (NEXT, "stages[0].color")
     assert message.startswith("unknown key 'color' (allowed: id, name, description, dependencies")
-    assert message.endswith("sandbox, sim)")
+    assert message.endswith("sandbox, sim, or one of the original loom's keys)")
+    assert "parallel_group" not in message  # no effect here: not listed, still suggested
 
 
 def test_unknown_plan_key_suggests_the_close_one() -> None:
@@ -1204,7 +1207,7 @@ def test_unknown_plan_key_without_a_close_one_lists_the_allowed_keys() -> None:
         NEXT,
         "junk",
         "unknown key 'junk' (allowed: version, stages, max_parallel, auto_merge, base_branch, "
-        "sandbox, stall_seconds)",
+        "sandbox, stall_seconds, or one of the original loom's keys)",
     )
 
 
@@ -1366,7 +1369,6 @@ def test_all_errors_are_collected_and_sorted_by_line() -> None:
         (27, "stages[2].max_retries"),
         (28, "stages[2].sandbox"),
         (29, "stages[2].sim"),
-        (30, "stages[3].description"),
         (30, "stages[3].id"),
         (30, "stages[3].name"),
         (31, "stages[4].id"),
@@ -1381,7 +1383,7 @@ def test_all_errors_are_collected_and_sorted_by_line() -> None:
     assert messages[8, "max_paralel"].endswith("(did you mean 'max_parallel'?)")
     assert found == sorted(found, key=lambda p: (p[0], p[1]))
     err = plan_error(text)
-    assert len(err.lines()) == len(found) == 21
+    assert len(err.lines()) == len(found) == 20
     assert all(line.startswith(f"{PATH}:") for line in err.lines())
 
 

@@ -43,9 +43,10 @@ from loom_tui.core.engine.merge_steps import MergeSteps
 from loom_tui.core.engine.observer import SessionObserver
 from loom_tui.core.engine.panes import PaneBook
 from loom_tui.core.engine.ports import PaneHost, Repository
+from loom_tui.core.engine.rules_stages import START_FAILURES_LIMIT
 from loom_tui.core.engine.session_steps import SessionSteps
 from loom_tui.core.engine.stage_steps import StageSteps
-from loom_tui.core.engine.starts import Starter
+from loom_tui.core.engine.starts import SetupFailed, Starter
 from loom_tui.core.engine.supervision_steps import SupervisionSteps
 from loom_tui.core.engine.world import Settings, World
 from loom_tui.core.errors import LoomError
@@ -160,6 +161,8 @@ class Executor:
         if not isinstance(exc, LoomError):
             self.store_log("".join(traceback.format_exception(exc)))
         count = self.failures.get(command.stage, (0, ""))[0] + 1
+        if isinstance(exc, SetupFailed):  # the same setup would fail again: block at once
+            count = max(count, START_FAILURES_LIMIT)
         self.failures[command.stage] = (count, message)
         self.cooldowns[command.stage] = self.clock() + min(COOLDOWN_MAX, 2.0 ** (count - 1))
         what = type(command).__name__

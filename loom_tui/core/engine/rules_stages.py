@@ -22,6 +22,8 @@ from loom_tui.core.readiness import dependencies_done, readiness_changes
 
 #: Failed commands on one stage before a queued stage is blocked with the error as its reason.
 START_FAILURES_LIMIT = 3
+#: How the message of a failed setup command begins (`starts.SetupFailed`).
+SETUP_FAILED_PREFIX = "setup command "
 
 
 def backoff_seconds(attempt: int, base: float, cap: float) -> float:
@@ -40,11 +42,12 @@ def stage_steps(world: World, d: Decision, live_stages: set[str]) -> None:
             and failure is not None
             and failure[0] >= START_FAILURES_LIMIT
         ):
+            setup = failure[1].startswith(SETUP_FAILED_PREFIX)
             d.add(
                 Block(
                     stage=stage.id,
-                    reason=f"cannot start: {failure[1]}",
-                    failure_kind="start-failed",
+                    reason=failure[1] if setup else f"cannot start: {failure[1]}",
+                    failure_kind="setup" if setup else "start-failed",
                 )
             )
             continue

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from loom_tui.core.acceptance import run_commands
 from loom_tui.core.agents import AgentBackend, LaunchContext
 from loom_tui.core.agents.claude_code import transcript_path
 from loom_tui.core.engine.commands import StartSession
@@ -38,8 +39,29 @@ from loom_tui.core.store import Store
 from loom_tui.core.tmux import PaneInfo, WindowSpec
 
 IO = Callable[..., Awaitable[Any]]
+SETUP_TAIL_LINES = 10
 Emit = Callable[[list[Event]], None]
 Failed = Callable[[StartSession, Exception], Event]
+
+
+class SetupFailed(LoomError):
+    """A stage's setup command failed: retrying it the same way would fail again, so the stage
+    is blocked at once (failure kind ``setup``) for a person to look at."""
+
+
+def run_setup(store: Store, stage: StageRecord, worktree: str) -> None:
+    """Run the stage's ``setup`` commands in its worktree before the agent starts; the first
+    that fails makes the start fail (`SetupFailed`, naming it, with the end of its output), and the
+    stage is blocked with that as its reason."""
+    from loom_tui.core.stage_commands import in_working_dir
+
+    env = {"LOOM_STAGE_ID": stage.id, "LOOM_WORK_DIR": store.work_dir}
+    for command in stage.setup:
+        result = run_commands([command], in_working_dir(worktree, stage), env)[0]
+        if not result.passed:
+            tail = "\n".join(result.output_tail[-SETUP_TAIL_LINES:]) or "(no output)"
+            why = "timed out" if result.timed_out else f"exit {result.exit_code}"
+            raise SetupFailed(f"setup command `{command}` failed ({why}):\n{tail}")
 
 
 class _Start:
@@ -133,6 +155,8 @@ class Starter:
     def _prepare(self, cmd: StartSession, world: World, t0: float) -> _Start:
         stage = world.stages[cmd.stage]
         worktree = self.repo.ensure_worktree(stage.id, fresh=cmd.fresh)
+        if stage.setup:
+            run_setup(self.store, stage, worktree)
         session = SessionRecord(
             id=str(uuid.uuid4()),
             stage_id=stage.id,
