@@ -69,8 +69,6 @@ def no_effect_keys(spec: PlanSpec) -> list[str]:
         for name in [k for k in STAGE_KEYS if k in stage.model_fields_set] + _sandbox(
             "sandbox", stage.sandbox
         ):
-            key = f"stages[].{name}"
-            if key not in seen and f"{name}" not in found:
-                seen.add(key)
+            seen.add(f"stages[].{name}")
     found += sorted(seen)
     return found
