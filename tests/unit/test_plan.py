@@ -655,9 +655,7 @@ def test_non_string_where_a_string_is_expected_says_what_it_got_and_numbers_sugg
 
 def test_empty_value_is_reported_at_its_key_line_not_the_next_one() -> None:
     # an empty YAML value is null; the error belongs on the key's line even with blank lines after
-    text = plan_md(
-        "loom:\n  version:\n  stages:\n    - id:\n      name: A\n      model:\n\n\n"
-    )
+    text = plan_md("loom:\n  version:\n  stages:\n    - id:\n      name: A\n      model:\n\n\n")
     assert problems(text) == [
         (7, "version", "expected an integer, got nothing (null)"),
         (9, "stages[0].id", "expected a string, got nothing (null)"),

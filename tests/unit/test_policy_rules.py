@@ -581,6 +581,13 @@ def test_repeated_start_failures_block_the_stage_with_the_error() -> None:
     )
 
 
+def test_a_failed_setup_blocks_the_stage_with_kind_setup_and_its_output() -> None:
+    message = "setup command `make deps` failed (exit 2):\nno rule to make target"
+    w = world([stage("a", S.QUEUED)], failures={"a": (3, message)})
+    (block,) = commands(w)
+    assert block == Block(stage="a", reason=message, failure_kind="setup")
+
+
 def test_a_stage_cooling_down_after_a_failure_waits() -> None:
     d = decide(world([stage("a", S.QUEUED)], cooldowns={"a": NOW + 4}, failures={"a": (1, "x")}))
     assert d.commands == [] and d.wake_at == NOW + 4
