@@ -231,3 +231,41 @@ def test_setup_runs_in_the_working_dir_and_a_failure_names_the_command_and_outpu
     assert info.value.message.startswith("setup command `echo step one;")
     assert "(exit 4)" in info.value.message and "broken" in info.value.message
     assert not (worktree / "app" / "never").exists()  # it stops at the first failure
+
+
+# sandbox keys -------------------------------------------------------------------------------------
+
+
+def test_the_originals_sandbox_keys_become_claude_code_sandbox_settings(project: Path) -> None:
+    from loom_tui.core.agents.base import LaunchContext, session_settings
+    from loom_tui.core.model import SessionRecord
+    from loom_tui.core.plan_schema import SandboxSpec
+
+    store = Store(str(project / ".work"))
+    stage = store.read_stage("scaffold")
+    stage.sandbox = SandboxSpec.model_validate(
+        {
+            "auto_allow": False,
+            "allow_unsandboxed_escape": True,
+            "network": {
+                "allowed_domains": ["a.org"],
+                "additional_domains": ["b.org"],
+                "allow_local_binding": True,
+                "allow_unix_sockets": ["/run/x.sock"],
+            },
+            "linux": {"enable_weaker_nested": True},
+        }
+    ).model_dump()
+    session = SessionRecord(id="s1", stage_id="scaffold", status="starting")
+    ctx = LaunchContext(store, stage, session, str(project), "sig.md", "settings.json")
+    settings = session_settings(ctx)
+    sandbox = settings["sandbox"]
+    assert isinstance(sandbox, dict)
+    assert sandbox["autoAllowBashIfSandboxed"] is False
+    assert sandbox["allowUnsandboxedCommands"] is True
+    assert sandbox["network"] == {"allowLocalBinding": True, "allowUnixSockets": ["/run/x.sock"]}
+    assert sandbox["enableWeakerNestedSandbox"] is True
+    permissions = settings["permissions"]
+    assert isinstance(permissions, dict)
+    assert "WebFetch(domain:a.org)" in permissions["allow"]
+    assert "WebFetch(domain:b.org)" in permissions["allow"]
