@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from loom_tui.core.acceptance import CommandResult
     from loom_tui.core.store import Store
+    from loom_tui.core.verify import Check
 
 VERBS = ("complete", "block", "reset", "hold", "release", "skip", "retry")
 
@@ -57,6 +58,13 @@ def run_stage_verb(
     return code
 
 
+def _print_check(check: Check) -> None:
+    say(f"  {check.line()}")
+    if not check.passed:
+        for line in check.output_tail:
+            say(f"      {line}")
+
+
 def _complete(store: Store, stage_id: str) -> int:
     from loom_tui.core import actions
     from loom_tui.core.model import Status, can_transition
@@ -64,8 +72,10 @@ def _complete(store: Store, stage_id: str) -> int:
     stage = store.read_stage(stage_id)
     if stage.acceptance and can_transition(stage.status, Status.COMPLETED):  # else refused unrun
         say(f"stage {stage_id}: running {len(stage.acceptance)} acceptance command(s)")
-    result, results = actions.complete(store, stage_id, on_result=_print_result)
-    if results and not all(r.passed for r in results):
+    result, _results = actions.complete(
+        store, stage_id, on_result=_print_result, on_check=_print_check
+    )
+    if not result.changed and "not completed" in result.message:
         warn(result.message)
         return 1
     say(result.message)

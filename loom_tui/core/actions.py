@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from loom_tui.core.acceptance import CommandResult
     from loom_tui.core.store import Store
+    from loom_tui.core.verify import Check
 
 #: How much of the plan an action reads: only the stage, the stage and its dependencies, or all
 #: (an action that may change other stages' readiness).
@@ -384,8 +385,11 @@ def complete(
     *,
     source: str = "cli",
     on_result: Callable[[CommandResult], None] | None = None,
+    on_check: Callable[[Check], None] | None = None,
 ) -> tuple[ActionResult, list[CommandResult]]:
-    """Run the stage's acceptance commands; mark it completed only when every one passes.
+    """Run the stage's gates in layers — acceptance commands, then its goal checks (truths,
+    artifacts with stub detection, wiring) — and mark it completed only when every one passes.
+    A refusal names the first layer that failed; what failed is kept for the next session.
 
     The commands run without the store lock (they may take minutes); the status is checked before
     (so a refused completion does not run them in vain) and again, under the lock, after.
@@ -412,6 +416,10 @@ def complete(
             False,
             stage,
         ), results
+    if stage.truths or stage.artifacts or stage.wiring:
+        refused = _goal_gate(store, stage_id, on_check)
+        if refused is not None:
+            return ActionResult(refused, False, stage), results
 
     def change(ctx: Change) -> str | None:
         stage = ctx.stage
@@ -435,12 +443,55 @@ def complete(
 
 #: Output kept of each failing acceptance command, for the next session's signal.
 ACCEPTANCE_TAIL_CHARS = 2000
+#: The goal-check layers, in the order `stage complete` reports them (`Check.kind` -> layer).
+GOAL_LAYERS = {"truth": "truths", "artifact": "artifacts", "wiring": "wiring"}
+
+
+def _goal_gate(store: Store, stage_id: str, on_check: Callable[[Check], None] | None) -> str | None:
+    """The goal-backward layers after acceptance: None when every check passes, else the
+    refusal, naming the first layer that failed (all failures are kept for the next session)."""
+    from loom_tui.core.verify import verify_stage
+
+    report = verify_stage(store, stage_id, on_check)
+    if report.passed:
+        return None
+    failed = report.failed
+    layer = next(GOAL_LAYERS[kind] for kind in GOAL_LAYERS if any(c.kind == kind for c in failed))
+    items: list[dict[str, object]] = [
+        {
+            "command": f"{c.kind}: {c.target}",
+            "exit_code": None,
+            "unmet": [c.detail],
+            "timed_out": False,
+            "tail": "\n".join(c.output_tail)[-ACCEPTANCE_TAIL_CHARS:],
+        }
+        for c in failed
+    ]
+    _keep_failure(store, stage_id, items, layer)
+    return (
+        f"stage {stage_id} not completed: acceptance passed, but the {layer} layer failed "
+        f"({len(failed)} of {len(report.checks)} goal check(s) failed)"
+    )
 
 
 def _record_acceptance_failure(store: Store, stage_id: str, failed: list[CommandResult]) -> None:
-    """Keep what failed on the stage, so that the end of its session counts as an acceptance
-    failure (not a crash) and the next session's signal shows the commands and their output.
-    The session is the agent's own when an agent ran the command, else the stage's current one."""
+    items: list[dict[str, object]] = [
+        {
+            "command": r.command,
+            "exit_code": r.exit_code,
+            "unmet": list(r.unmet),
+            "timed_out": r.timed_out,
+            "tail": "\n".join(r.output_tail)[-ACCEPTANCE_TAIL_CHARS:],
+        }
+        for r in failed
+    ]
+    _keep_failure(store, stage_id, items, "acceptance")
+
+
+def _keep_failure(store: Store, stage_id: str, items: list[dict[str, object]], layer: str) -> None:
+    """Keep what failed on the stage, so that the end of its session counts as a failed gate
+    (not a crash) and the next session's signal shows what failed and its output.  The session
+    is the agent's own when an agent ran the command, else the stage's current one."""
     import os
 
     def keep(record: StageRecord) -> None:
@@ -450,16 +501,8 @@ def _record_acceptance_failure(store: Store, stage_id: str, failed: list[Command
         record.acceptance_failure = {
             "at": time.time(),
             "session": session,
-            "failed": [
-                {
-                    "command": r.command,
-                    "exit_code": r.exit_code,
-                    "unmet": list(r.unmet),
-                    "timed_out": r.timed_out,
-                    "tail": "\n".join(r.output_tail)[-ACCEPTANCE_TAIL_CHARS:],
-                }
-                for r in failed
-            ],
+            "layer": layer,
+            "failed": items,
         }
 
     store.update_stage(stage_id, keep)

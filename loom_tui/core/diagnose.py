@@ -17,6 +17,8 @@ FAILURE_KINDS = {
     "crash": "the agent's process ended with an error before the stage was complete",
     "exit": "the agent exited normally but never completed the stage",
     "acceptance": "the agent ran `loom stage complete` and acceptance commands failed (below)",
+    "goal-check": "its acceptance passed, but goal checks (truths, artifacts, wiring) failed: "
+    "a stub, a missing file or missing wiring (below)",
     "stalled": "the session showed no activity (no hook event, no transcript growth, no output "
     "in its pane) for the stall time; loom nudged it, then ended it and wrote a handoff",
     "handoff-loop": "sessions kept handing off without committing anything",

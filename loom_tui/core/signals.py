@@ -145,20 +145,27 @@ def _last_acceptance_failure(stage: StageRecord) -> list[str]:
     failed = failure.get("failed") if failure else None
     if not isinstance(failed, list) or not failed:
         return []
+    layer = str((failure or {}).get("layer") or "acceptance")
+    what = (
+        "these acceptance commands failed"
+        if layer == "acceptance"
+        else f"its acceptance passed, but these goal checks ({layer}) failed"
+    )
     lines = [
         "",
         "## Last acceptance failure",
         "",
-        "An earlier session ran `loom stage complete` and these acceptance commands failed. Fix "
-        "what they report before completing again:",
+        f"An earlier session ran `loom stage complete` and {what}. Fix what they report before "
+        "completing again:",
     ]
     for item in failed:
         if not isinstance(item, dict):
             continue
-        why = "timed out" if item.get("timed_out") else f"exit {item.get('exit_code')}"
+        code = item.get("exit_code")
+        why = "timed out" if item.get("timed_out") else f"exit {code}" if code is not None else ""
         unmet = item.get("unmet")
         if isinstance(unmet, list) and unmet:
-            why += "; " + "; ".join(str(u) for u in unmet)
+            why = "; ".join([why, *(str(u) for u in unmet)] if why else [str(u) for u in unmet])
         tail = str(item.get("tail") or "").rstrip() or "(no output)"
         lines += ["", f"- `{item.get('command')}` ({why}); the end of its output:", "", "~~~"]
         lines += [tail.replace("~~~", "~ ~ ~"), "~~~"]

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from loom_tui.core.model import StageRecord
 from loom_tui.core.verify import MIN_LINES, stub_reason
 from tests.integration.conftest import MakeProject
 from tests.integration.engine import Project, plan_text, sim_stage
@@ -180,11 +181,15 @@ def test_checks_run_in_the_stage_worktree_then_in_the_project_once_merged(
     spec = sim_stage("a")
     spec.update(
         truths=["test -s sim/a.md", "git rev-parse --abbrev-ref HEAD | grep -qx 'loom/a'"],
-        artifacts=["sim/*.md"],
         wiring=[{"source": "sim/a.md", "pattern": r"Written by stage a\."}],
     )
     project = make_project([spec], auto_merge=False)
-    ok(project.run_headless())
+    ok(project.run_headless())  # the gates of `stage complete` passed: truths and wiring
+
+    def with_artifact(record: StageRecord) -> None:  # declared afterwards: it would not pass
+        record.artifacts = ["sim/*.md"]
+
+    project.store.update_stage("a", with_artifact)
     assert (project.root / ".worktrees" / "a" / "sim" / "a.md").is_file()
     assert not (project.root / "sim").exists()
 

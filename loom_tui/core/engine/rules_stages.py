@@ -143,6 +143,9 @@ def _crashed(world: World, stage: StageRecord, session: SessionRecord, d: Decisi
         what = f"agent stalled (no activity for {_seconds(world.stall_seconds(stage))})"
     elif kind == "acceptance":
         what = f"acceptance failed: {_failed_commands(stage)}"
+    elif kind == "goal-check":
+        layer = (stage.acceptance_failure or {}).get("layer")
+        what = f"goal check failed ({layer}): {_failed_commands(stage)}"
     else:
         what = session.end_reason or "ended"
         what = f"session {what}" if what.startswith("could not start") else f"agent {what}"
@@ -160,7 +163,7 @@ def _crashed(world: World, stage: StageRecord, session: SessionRecord, d: Decisi
         retry_at: float | None = world.now + delay
     else:
         retry_at = None
-        if kind in ("acceptance", "stalled"):
+        if kind in ("acceptance", "goal-check", "stalled"):
             to = Status.NEEDS_HUMAN_REVIEW
             reason = (
                 f"{what}, and {stage.max_retries} retries are used up: review it "
@@ -195,14 +198,15 @@ def failure_kind(stage: StageRecord, session: SessionRecord) -> str:
         return "stalled"
     failed = stage.acceptance_failure
     if failed and failed.get("session") == session.id:
-        return "acceptance"
+        return "goal-check" if failed.get("layer") not in (None, "acceptance") else "acceptance"
     return "exit" if session.exit_code == 0 else "crash"
 
 
 def _failed_commands(stage: StageRecord) -> str:
     failed = (stage.acceptance_failure or {}).get("failed")
     commands = [
-        f"`{item.get('command')}` (exit {item.get('exit_code')})"
+        f"`{item.get('command')}`"
+        + (f" (exit {item.get('exit_code')})" if item.get("exit_code") is not None else "")
         for item in (failed if isinstance(failed, list) else [])
         if isinstance(item, dict)
     ]
