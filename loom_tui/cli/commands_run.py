@@ -125,13 +125,19 @@ def stop(ctx: click.Context, kill_sessions: bool) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("stage_id", metavar="ID", shell_complete=complete_stage_ids)
+@click.option(
+    "--resolved",
+    is_flag=True,
+    help="You resolved its merge conflict by hand in its worktree: check that no conflict is "
+    "left and the branch contains the base's tip, then merge.",
+)
 @click.pass_context
-def merge(ctx: click.Context, stage_id: str) -> None:
+def merge(ctx: click.Context, stage_id: str, resolved: bool) -> None:
     """Merge a completed stage's branch into the base branch now."""
     from loom_tui.core.merging import merge_now
     from loom_tui.core.store import Store
 
-    say(merge_now(Store.find(ctx.find_root().obj["work_dir"]), stage_id))
+    say(merge_now(Store.find(ctx.find_root().obj["work_dir"]), stage_id, resolved=resolved))
 
 
 @cli.command(context_settings=CONTEXT)

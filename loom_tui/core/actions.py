@@ -348,6 +348,9 @@ def _start_over(stage: StageRecord, *, fresh: bool) -> None:
     stage.handoff_streak = 0
     stage.handoff_head = None
     stage.retry_count = 0
+    stage.resolving = False
+    stage.resolver_attempts = 0
+    stage.conflict_files = []
     stage.session_id = None
     stage.context_percent = None
     stage.blocked_reason = None

@@ -26,6 +26,9 @@ DEFAULT_SETTINGS: dict[str, object] = {
     "handoff_loop_limit": 3,
     #: seconds with no hook event, transcript growth or pane change before a session is stalled
     "stall_seconds": 300.0,
+    #: resolver sessions loom starts for a stage's merge conflict before a person must review it
+    #: (0: none, the stage waits in merge-conflict for `loom merge ID --resolved`)
+    "resolver_attempts": 2,
     "tick_seconds": 1.0,
 }
 

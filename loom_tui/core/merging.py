@@ -1,6 +1,7 @@
 """`loom merge ID` (and the TUI's `m` key): merge a completed stage by hand.
 
-Used when auto-merge is off, and after a merge conflict was resolved on the stage's branch.  The
+Used when auto-merge is off, after a merge conflict was resolved on the stage's branch (by hand:
+`--resolved`), and by a resolver session to hand its stage back (see `rules_conflicts.py`).  The
 scheduler's automatic merges and this one share `git.merge_stage` and the merge lock.
 """
 
@@ -9,9 +10,9 @@ from __future__ import annotations
 from loom_tui.core import git
 from loom_tui.core.engine.ports import GitRepository, Repository
 from loom_tui.core.errors import LoomError, TransitionError
-from loom_tui.core.events import MergeDone, MergeFailed, StageStatusChanged
+from loom_tui.core.events import MergeConflict, MergeDone, MergeFailed, StageStatusChanged
 from loom_tui.core.fsutil import FileLock
-from loom_tui.core.model import StageRecord, Status
+from loom_tui.core.model import ACTIVE, StageRecord, Status
 from loom_tui.core.store import Store
 
 
@@ -24,37 +25,72 @@ def scheduler_running(store: Store) -> bool:
 
 
 def merge_now(
-    store: Store, stage_id: str, source: str = "cli", repo: Repository | None = None
+    store: Store,
+    stage_id: str,
+    source: str = "cli",
+    repo: Repository | None = None,
+    *,
+    resolved: bool = False,
 ) -> str:
-    """Merge the stage's branch into the base; returns the message, raises on failure."""
+    """Merge the stage's branch into the base; returns the message, raises on failure.
+
+    Run by a resolver session (its stage is active and ``resolving``), it first checks that no
+    conflict is left in the worktree and completes the stage (its acceptance, as `loom stage
+    complete`).  ``resolved``: a person resolved the conflict by hand; checked the same way, and
+    the branch must contain the base's tip.  A conflict found while resolving is recorded on the
+    stage (merge-conflict again), so the scheduler starts another resolver or asks for review.
+    """
+    from loom_tui.core.resolved_check import require_resolved
+
     stage = store.read_stage(stage_id)
     if stage.merged:
         return f"stage {stage_id} is already merged"
-    if stage.status not in (Status.COMPLETED, Status.MERGE_CONFLICT):
+    config = store.config()
+    if resolved:
+        if stage.status not in (Status.MERGE_CONFLICT, Status.NEEDS_HUMAN_REVIEW, *ACTIVE) and (
+            stage.status is not Status.COMPLETED
+        ):
+            raise TransitionError(
+                f"stage {stage_id} is {stage.status}: `--resolved` is for a stage whose merge "
+                "conflicted"
+            )
+        require_resolved(store.root, stage, config.base_branch)
+    if stage.resolving and stage.status in ACTIVE:
+        if not resolved:
+            require_resolved(store.root, stage, config.base_branch, need_base=False)
+        _complete_resolver(store, stage_id, source)
+        stage = store.read_stage(stage_id)
+    mergeable = (Status.COMPLETED, Status.MERGE_CONFLICT)
+    if stage.status not in mergeable and not (
+        resolved and stage.status is Status.NEEDS_HUMAN_REVIEW
+    ):
         raise TransitionError(
             f"stage {stage_id} is {stage.status}: only a completed stage (or one with a merge "
             "conflict) can be merged"
         )
-    config = store.config()
     repo = repo or GitRepository(store.root, config.base_branch, store.work_dir)
     result = repo.merge(stage_id)
     message = result.describe(stage_id, config.base_branch)
     if not result.ok:
+        if result.status == "conflict" and (stage.resolving or resolved):
+            _conflict_again(store, stage_id, result.files, source, config.base_branch)
         store.append_event(MergeFailed(stage=stage_id, source=source, message=message))
         raise LoomError(message)
 
-    resolved: list[bool] = []
+    was_conflict: list[bool] = []
 
     def merged(record: StageRecord) -> None:
-        if record.status is Status.MERGE_CONFLICT:
-            resolved.append(True)
+        if record.status in (Status.MERGE_CONFLICT, Status.NEEDS_HUMAN_REVIEW):
+            was_conflict.append(True)
             record.set_status(Status.COMPLETED)
         record.merged = True
         record.merge_commit = result.commit
         record.blocked_reason = None
+        record.resolving = False
+        record.conflict_files = []
 
     store.update_stage(stage_id, merged)
-    if resolved:
+    if was_conflict:
         store.append_event(
             StageStatusChanged(
                 stage=stage_id,
@@ -74,6 +110,30 @@ def merge_now(
         # Nobody else will tidy up: end a leftover session and remove the worktree now.
         _cleanup(store, stage_id, config.tmux_socket)
     return message
+
+
+def _complete_resolver(store: Store, stage_id: str, source: str) -> None:
+    """A resolver's `loom merge`: complete the stage first (its acceptance must pass)."""
+    from loom_tui.core import actions
+
+    result, results = actions.complete(store, stage_id, source=source)
+    if results and not all(r.passed for r in results):
+        failed = [f"`{r.command}`" for r in results if not r.passed]
+        raise LoomError(f"{result.message}: {', '.join(failed)}; fix them, commit, run again")
+
+
+def _conflict_again(store: Store, stage_id: str, files: list[str], source: str, base: str) -> None:
+    """Record a conflict found by a resolver's (or a person's) merge: merge-conflict again."""
+
+    def conflict(record: StageRecord) -> None:
+        if record.merged or record.status not in (Status.COMPLETED, Status.MERGE_CONFLICT):
+            return
+        record.set_status(Status.MERGE_CONFLICT)
+        record.conflict_files = list(files)
+        record.blocked_reason = f"merge into {base} conflicts in {', '.join(files[:5])} again"
+
+    store.update_stage(stage_id, conflict)
+    store.append_event(MergeConflict(stage=stage_id, source=source, files=tuple(files), base=base))
 
 
 def _cleanup(store: Store, stage_id: str, socket: str) -> None:

@@ -53,6 +53,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
             S.QUEUED,
             S.WAITING_FOR_DEPS,
             S.NEEDS_HUMAN_REVIEW,
+            S.MERGE_CONFLICT,
         }
     ),
     S.NEEDS_HANDOFF: frozenset(
@@ -64,6 +65,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
             S.QUEUED,
             S.WAITING_FOR_DEPS,
             S.NEEDS_HUMAN_REVIEW,
+            S.MERGE_CONFLICT,
         }
     ),
     S.WAITING_FOR_INPUT: frozenset(
@@ -76,6 +78,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
             S.QUEUED,
             S.WAITING_FOR_DEPS,
             S.NEEDS_HUMAN_REVIEW,
+            S.MERGE_CONFLICT,
         }
     ),
     S.BLOCKED: frozenset(
@@ -83,7 +86,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     ),
     S.NEEDS_HUMAN_REVIEW: frozenset({S.QUEUED, S.COMPLETED, S.SKIPPED, S.WAITING_FOR_DEPS}),
     S.COMPLETED: frozenset({S.MERGE_CONFLICT, S.QUEUED, S.WAITING_FOR_DEPS}),
-    S.MERGE_CONFLICT: frozenset({S.COMPLETED, S.SKIPPED, S.QUEUED, S.WAITING_FOR_DEPS}),
+    S.MERGE_CONFLICT: frozenset(
+        {S.COMPLETED, S.SKIPPED, S.QUEUED, S.WAITING_FOR_DEPS, S.NEEDS_HUMAN_REVIEW}
+    ),
     S.SKIPPED: frozenset({S.QUEUED, S.WAITING_FOR_DEPS}),
 }
 
@@ -319,6 +324,13 @@ class StageRecord(Record):
         _Field("merge_commit", "str?", None),
         _Field("handoff_head", "str?", None),
         _Field("handoff_streak", "int", 0),
+        #: its branch conflicted with the base: its sessions resolve that (merge the base into
+        #: the branch, commit, `loom merge`) instead of doing the assignment; cleared once merged
+        _Field("resolving", "bool", False),
+        #: resolver sessions queued for the stage's conflicts (bounded by `resolver_attempts`)
+        _Field("resolver_attempts", "int", 0),
+        #: the files its newest merge into the base conflicted in
+        _Field("conflict_files", "strs", []),
         _Field("created_at", "num?", None),
         _Field("updated_at", "num?", None),
         _Field("started_at", "num?", None),
@@ -367,6 +379,9 @@ class StageRecord(Record):
     merge_commit: str | None
     handoff_head: str | None
     handoff_streak: int
+    resolving: bool
+    resolver_attempts: int
+    conflict_files: list[str]
     created_at: float | None
     updated_at: float | None
     started_at: float | None
@@ -448,6 +463,8 @@ class SessionRecord(Record):
         _Field("stop_at", "num?", None),
         #: found stalled at (None: not stalled); loom nudged it then, and ends it a while later
         _Field("stalled_at", "num?", None),
+        #: ``resolve``: a resolver session (its stage's branch conflicted with the base)
+        _Field("purpose", "str?", None),
     )
     _REQUIRED = ("id", "stage_id")
 
@@ -487,6 +504,7 @@ class SessionRecord(Record):
     handoff_pasted_at: float | None
     stop_at: float | None
     stalled_at: float | None
+    purpose: str | None
 
     @property
     def live(self) -> bool:

@@ -164,6 +164,8 @@ class SimSpec(_Model):
     compliant: bool = True
     edit: str | None = None
     fail_first: bool = False
+    #: as a resolver of a merge conflict: ``resolve`` (keep both sides) or ``fail`` (give up)
+    resolver: Literal["resolve", "fail"] = "resolve"
 
     @field_validator("step_seconds", mode="before")
     @classmethod

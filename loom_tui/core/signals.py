@@ -43,6 +43,10 @@ def render_signal(
     stages: dict[str, StageRecord],
 ) -> str:
     worktree = session.worktree or store.root
+    if stage.resolving:
+        from loom_tui.core.resolver_signal import render_resolver_signal
+
+        return render_resolver_signal(stage, session, base_branch, worktree)
     lines = [
         f"# Signal: stage `{stage.id}` — {stage.name}",
         "",

@@ -19,6 +19,9 @@ and finishes with `loom stage complete`.  The stage's ``sim`` block picks a scen
   a high budget, so the PreCompact hook fires; unless a hook blocks it, the agent compacts (a
   ``compact_boundary`` in the transcript, usage restarting, SessionStart with source compact).
 
+Started with a resolver's signal (its stage's merge conflicted), it resolves the conflict instead,
+keeping both sides, whatever the scenario (``resolver: fail`` makes it give up): see `resolver.py`.
+
 Each start is recorded in `.work/sim/starts.jsonl`, so tests can count how often an agent ran, and
 each end (a normal exit, or SIGHUP/SIGTERM: tmux's kill-window hangs up the pane) in
 `.work/sim/ends.jsonl`, so tests can tell whether two agents of one stage ever ran at once.
@@ -399,6 +402,13 @@ class SimAgent:
             lambda: f"Read {len(signal.splitlines())} lines",
             1500,
         )
+        from loom_tui.core.resolver_signal import RESOLVER_HEADING
+
+        if RESOLVER_HEADING in signal:
+            from loom_tui.simagent.resolver import resolve
+
+            say(f"{SPINNER} Resolving a merge conflict with the base branch…")
+            return resolve(self)
         if "## Previous handoff" in signal:
             say(f"{SPINNER} Continuing from the previous session's handoff…")
         growth = self.growth_per_step(steps)
@@ -473,6 +483,32 @@ class SimAgent:
         self.hooks.run("Stop", stop_hook_active=False, last_assistant_message="Handoff written.")
         self.idle()
         return 0
+
+    def run_loom_merge(self) -> int:
+        """A resolver's last step: `loom merge ID` completes the stage and merges it."""
+        code, out = 1, "(the command did not run)"
+
+        def merge() -> str:
+            nonlocal code, out
+            code, out = self.loom("merge", self.stage_id)
+            return out
+
+        self.tool("Bash", {"command": f"loom merge {self.stage_id}"}, merge, 600)
+        for line in out.splitlines()[-8:]:
+            say(f"     {line}")
+        if code != 0:
+            return self.give_up("✗ The merge did not go through; stopping.")
+        self._reply([{"type": "text", "text": "Resolved and merged."}], "end_turn", 200)
+        self.hooks.run("Stop", stop_hook_active=False, last_assistant_message="Merged.")
+        self.hooks.run("SessionEnd", reason="prompt_input_exit")
+        say("✓ Conflict resolved and merged.")
+        return 0
+
+    def give_up(self, message: str) -> int:
+        say(message)
+        self.hooks.run("Stop", stop_hook_active=False, last_assistant_message=message)
+        self.hooks.run("SessionEnd", reason="prompt_input_exit")
+        return 1
 
     def finish(self) -> int:
         for attempt in (1, 2):

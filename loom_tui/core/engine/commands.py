@@ -146,3 +146,28 @@ class Merge(Command):
 @dataclass(frozen=True, slots=True)
 class RemoveWorktree(Command):
     """A merged stage's worktree and branch are no longer needed."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartResolver(Command):
+    """A stage's merge conflicted: queue it as a resolver (its next session merges the base into
+    its branch instead of doing the assignment), counting the attempt.  One write, so a restart
+    finds either the conflict (and decides again) or the queued resolver (and starts it)."""
+
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ResolverEnded(Command):
+    """A resolver session ended without getting its stage merged: the stage is in conflict again
+    (the next decision starts another resolver, or gives up)."""
+
+    session: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewConflict(Command):
+    """The resolver attempts are used up: the stage needs a person (the base is untouched)."""
+
+    reason: str = ""

@@ -35,7 +35,10 @@ from loom_tui.core.engine.commands import (
     RemoveWorktree,
     RequestHandoff,
     Requeue,
+    ResolverEnded,
     Retry,
+    ReviewConflict,
+    StartResolver,
     StartSession,
     WriteHandoff,
 )
@@ -112,6 +115,9 @@ class Executor:
             Promote: self.stages.promote,
             Merge: self.merges.merge,
             RemoveWorktree: self.merges.remove_worktree,
+            StartResolver: self.merges.start_resolver,
+            ResolverEnded: self.merges.resolver_ended,
+            ReviewConflict: self.merges.review_conflict,
         }
 
     @property

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from loom_tui.core.engine.commands import Merge, RemoveWorktree
+from loom_tui.core.engine.commands import (
+    Merge,
+    RemoveWorktree,
+    ResolverEnded,
+    ReviewConflict,
+    StartResolver,
+)
 from loom_tui.core.engine.ports import Repository
 from loom_tui.core.engine.records import change_stage
 from loom_tui.core.engine.world import Settings, World
 from loom_tui.core.events import Event, MergeConflict, MergeDone, MergeWaiting, StageStatusChanged
-from loom_tui.core.model import StageRecord, Status
+from loom_tui.core.model import ACTIVE, StageRecord, Status
 from loom_tui.core.store import Store
 
 
@@ -55,9 +61,10 @@ class MergeSteps:
                 if record.status is not Status.COMPLETED or record.merged:
                     return False
                 record.set_status(Status.MERGE_CONFLICT)
+                record.conflict_files = list(result.files)
                 record.blocked_reason = (
                     f"merge into {self.base} conflicts in {files}; resolve on branch "
-                    f"loom/{record.id}, then run `loom merge {record.id}`"
+                    f"loom/{record.id}, then run `loom merge {record.id} --resolved`"
                 )
                 return True
 
@@ -75,6 +82,8 @@ class MergeSteps:
                 return False
             record.merged = True
             record.merge_commit = result.commit
+            record.resolving = False
+            record.conflict_files = []
             return True
 
         if change_stage(self.store, cmd.stage, merged) is None:
@@ -93,3 +102,71 @@ class MergeSteps:
 
         change_stage(self.store, cmd.stage, forget)
         return []
+
+    # merge conflicts (see rules_conflicts.py) -------------------------------------------------
+    def start_resolver(self, cmd: StartResolver, world: World) -> list[Event]:
+        """Queue the conflicted stage as a resolver, counting the attempt, in one write."""
+
+        def queue(record: StageRecord) -> bool:
+            if record.status is not Status.MERGE_CONFLICT or record.held:
+                return False
+            if record.resolver_attempts + 1 != cmd.attempt:
+                return False
+            record.set_status(Status.QUEUED)
+            record.resolving = True
+            record.resolver_attempts = cmd.attempt
+            record.next_retry_at = None
+            return True
+
+        if change_stage(self.store, cmd.stage, queue) is None:
+            return []
+        limit = self.settings.resolver_attempts
+        return [
+            StageStatusChanged(
+                stage=cmd.stage,
+                old="merge-conflict",
+                new="queued",
+                reason=f"a resolver session merges {self.base} into loom/{cmd.stage} "
+                f"(attempt {cmd.attempt} of {limit})",
+            )
+        ]
+
+    def resolver_ended(self, cmd: ResolverEnded, world: World) -> list[Event]:
+        def again(record: StageRecord) -> bool:
+            if record.status not in ACTIVE or record.session_id != cmd.session:
+                return False
+            record.set_status(Status.MERGE_CONFLICT)
+            record.blocked_reason = cmd.reason
+            record.stalled_at = None
+            return True
+
+        done = change_stage(self.store, cmd.stage, again)
+        if done is None:
+            return []
+        return [
+            StageStatusChanged(
+                stage=cmd.stage, old=done[1].value, new="merge-conflict", reason=cmd.reason
+            )
+        ]
+
+    def review_conflict(self, cmd: ReviewConflict, world: World) -> list[Event]:
+        now = self.clock()
+
+        def review(record: StageRecord) -> bool:
+            if record.status is not Status.MERGE_CONFLICT:
+                return False
+            record.set_status(Status.NEEDS_HUMAN_REVIEW)
+            record.blocked_reason = cmd.reason
+            record.failure = {"kind": "merge-conflict", "session": record.session_id, "at": now}
+            counts = dict(record.failure_counts or {})
+            counts["merge-conflict"] = int(str(counts.get("merge-conflict", 0))) + 1
+            record.failure_counts = counts
+            return True
+
+        if change_stage(self.store, cmd.stage, review) is None:
+            return []
+        return [
+            StageStatusChanged(
+                stage=cmd.stage, old="merge-conflict", new="needs-human-review", reason=cmd.reason
+            )
+        ]

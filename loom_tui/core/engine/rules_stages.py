@@ -15,6 +15,7 @@ from loom_tui.core.engine.commands import (
     WriteHandoff,
 )
 from loom_tui.core.engine.decision import Decision
+from loom_tui.core.engine.rules_conflicts import conflict_step, pending, resolver_ended
 from loom_tui.core.engine.rules_sessions import NEVER_STARTED, STALLED, handed_over
 from loom_tui.core.engine.world import World
 from loom_tui.core.model import ACTIVE, SessionRecord, StageRecord, Status
@@ -80,6 +81,8 @@ def stage_steps(world: World, d: Decision, live_stages: set[str]) -> None:
                 d.wake(until)
             else:
                 d.add(Merge(stage=stage.id))
+        elif stage.status is Status.MERGE_CONFLICT:
+            conflict_step(world, stage, d)
         elif stage.merged and stage.worktree and stage.id not in live_stages:
             d.add(RemoveWorktree(stage=stage.id))
 
@@ -127,6 +130,8 @@ def follow_ended(world: World, stage: StageRecord, session: SessionRecord, d: De
                     stage=stage.id, session=session.id, reason=f"continues from {session.handoff}"
                 )
             )
+    elif stage.resolving:
+        resolver_ended(stage, session, d)
     else:
         _crashed(world, stage, session, d)
 
@@ -292,6 +297,7 @@ def outcome(world: World) -> tuple[bool, str] | None:
         or (s.status is Status.QUEUED and not s.held)
         or (s.status is Status.BLOCKED and s.next_retry_at is not None and not s.held)
         or (s.status is Status.COMPLETED and not s.merged and settings.auto_merge)
+        or pending(world, s)
         for s in wanted
     )
     if busy:

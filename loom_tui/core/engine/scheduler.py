@@ -100,6 +100,7 @@ def settings_of(config: ProjectConfig, options: SchedulerOptions) -> Settings:
         handoff_timeout=config.seconds("handoff_timeout_seconds"),
         handoff_loop_limit=int(config.seconds("handoff_loop_limit")),
         stall_seconds=config.seconds("stall_seconds"),
+        resolver_attempts=int(config.seconds("resolver_attempts")),
     )
 
 

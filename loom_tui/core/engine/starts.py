@@ -167,6 +167,7 @@ class Starter:
             worktree=worktree,
             model=stage.model,
             started_at=self.clock(),
+            purpose="resolve" if stage.resolving else None,
         )
         return _Start(cmd, session, t0)
 

@@ -48,6 +48,8 @@ class Settings:
     merge_wait: float = 2.0
     #: no sign of activity for this long makes a session stalled (a stage may set its own)
     stall_seconds: float = 300.0
+    #: resolver sessions for one stage's merge conflicts before it needs a person's review
+    resolver_attempts: int = 2
 
     def wanted(self, stage_id: str) -> bool:
         return self.only_stage is None or stage_id == self.only_stage
