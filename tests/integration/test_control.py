@@ -610,6 +610,7 @@ def test_merge_after_a_conflict_resolved_on_the_stage_branch(make_project: MakeP
             sim_stage("after", ["left", "right"]),
         ],
         files={"README.md": "# conflict demo\n"},
+        settings={"resolver_attempts": 0},  # no resolver session: a person resolves it
     )
     assert project.run_headless().returncode == 1  # stuck on the conflict
     stages = project.stages()

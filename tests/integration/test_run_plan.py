@@ -164,6 +164,7 @@ def test_merge_conflict_keeps_branch_worktree_and_base(make_project: MakeProject
     project = make_project(
         [sim_stage("left", edit="shared.txt"), sim_stage("right", edit="shared.txt")],
         files={"README.md": "# conflict demo\n"},
+        settings={"resolver_attempts": 0},  # no resolver session: the conflict waits
     )
     result = project.run_headless()
     assert result.returncode == 1  # stuck on the conflict
