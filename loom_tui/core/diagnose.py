@@ -26,7 +26,8 @@ FAILURE_KINDS = {
     "start-failed": "loom could not start a session for it",
     "setup": "one of its setup commands failed before the agent started (its output below)",
     "tmux-server-lost": "loom's tmux server died, taking every session with it",
-    "merge-conflict": "its branch conflicts with the base branch",
+    "merge-conflict": "its branch conflicts with the base branch, and the resolver sessions "
+    "loom started did not resolve it",
 }
 
 
@@ -63,6 +64,12 @@ def diagnose(store: Store, stage_id: str) -> list[str]:
     hints = []
     if stage.attention == "stalled":
         hints.append("in the TUI, select the stage and press a   # look at the agent; type to it")
+    if stage.status is Status.NEEDS_HUMAN_REVIEW and stage.resolving:
+        hints.append(
+            f"cd {stage.worktree or '.worktrees/' + stage.id} && git merge <base>   "
+            "# resolve, commit"
+        )
+        hints.append(f"loom merge {stage.id} --resolved")
     if stage.status is Status.NEEDS_HUMAN_REVIEW:
         hints.append(
             f"loom stage retry {stage.id}   # one more attempt (the failure is in its signal)"
@@ -79,7 +86,7 @@ def diagnose(store: Store, stage_id: str) -> list[str]:
             f"cd {stage.worktree or '.worktrees/' + stage.id} && git merge <base>   "
             "# resolve, commit"
         )
-        hints.append(f"loom merge {stage.id}")
+        hints.append(f"loom merge {stage.id} --resolved")
     if hints:
         lines.append("  next steps")
         lines.extend(f"    {h}" for h in hints)
