@@ -113,13 +113,15 @@ def merge_now(
 
 
 def _complete_resolver(store: Store, stage_id: str, source: str) -> None:
-    """A resolver's `loom merge`: complete the stage first (its acceptance must pass)."""
+    """A resolver's `loom merge`: complete the stage first, through the gates of `loom stage
+    complete` (acceptance, then the goal checks)."""
     from loom_tui.core import actions
 
     result, results = actions.complete(store, stage_id, source=source)
-    if results and not all(r.passed for r in results):
+    if store.read_stage(stage_id).status is not Status.COMPLETED:  # acceptance or goal checks
         failed = [f"`{r.command}`" for r in results if not r.passed]
-        raise LoomError(f"{result.message}: {', '.join(failed)}; fix them, commit, run again")
+        which = f": {', '.join(failed)}" if failed else ""
+        raise LoomError(f"{result.message}{which}; fix it, commit, and run `loom merge` again")
 
 
 def _conflict_again(store: Store, stage_id: str, files: list[str], source: str, base: str) -> None:
