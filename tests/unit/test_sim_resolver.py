@@ -24,3 +24,34 @@ def test_marker_files_names_the_files_still_in_conflict(tmp_path) -> None:  # ty
     (tmp_path / "done.txt").write_text("both\n")
     (tmp_path / "left.txt").write_text("<<<<<<< HEAD\na\n=======\nb\n>>>>>>> main\n")
     assert marker_files(str(tmp_path), ["done.txt", "left.txt", "gone.txt"]) == ["left.txt"]
+
+
+def test_the_resolver_signal_says_what_to_do_and_names_the_files() -> None:
+    from loom_tui.core.model import SessionRecord, StageRecord
+    from loom_tui.core.resolver_signal import RESOLVER_HEADING, render_resolver_signal
+
+    stage = StageRecord(
+        id="api",
+        name="API",
+        status="executing",
+        description="Build the API.",
+        acceptance=["pytest -q"],
+        resolving=True,
+        resolver_attempts=2,
+        conflict_files=["app.py", "routes.py"],
+    )
+    text = render_resolver_signal(
+        stage, SessionRecord(id="s9", stage_id="api", generation=3), "main", "/wt/api"
+    )
+    assert RESOLVER_HEADING in text
+    for needed in (
+        "`git merge main`",
+        "`app.py`",
+        "`routes.py`",
+        "keeping both intents",
+        "`pytest -q`",
+        "`loom merge api`",
+        "resolver attempt 2",
+        "Build the API.",
+    ):
+        assert needed in text, needed
