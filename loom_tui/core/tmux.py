@@ -26,9 +26,12 @@ import threading
 # Imported with this module, not lazily: libtmux reads sys.stdout.encoding when first imported,
 # which fails once Textual has replaced sys.stdout with its print capture.
 import libtmux
+import libtmux.exc
+from libtmux.common import tmux_cmd
 
 from loom_tui.core.errors import LoomError
 from loom_tui.core.fsutil import write_boundary
+from loom_tui.core.preflight import TMUX_MISSING
 
 SESSION_NAME = "loom"
 #: The most bytes of arguments one tmux client sends (tmux's message limit is 16 KiB).
@@ -184,9 +187,16 @@ class Tmux:
         # loom may itself run inside some tmux; commands must address the private server only.
         os.environ.pop("TMUX", None)
 
-    def cmd(self, *args: str, check: bool = True) -> list[str]:
+    def _run(self, *args: str) -> tmux_cmd:
+        """One tmux client; a missing tmux binary is a `TmuxError` that says so."""
         self._env()
-        result = self.server.cmd(*args)
+        try:
+            return self.server.cmd(*args)
+        except libtmux.exc.TmuxCommandNotFound:
+            raise TmuxError(TMUX_MISSING) from None
+
+    def cmd(self, *args: str, check: bool = True) -> list[str]:
+        result = self._run(*args)
         if check and result.returncode != 0:
             detail = " ".join(result.stderr) or f"exit {result.returncode}"
             raise TmuxError(f"tmux {args[0]}: {detail}")
@@ -206,7 +216,7 @@ class Tmux:
         """Start the server (with its options) unless it runs already."""
         if self.alive():
             return
-        result = self.server.cmd(
+        result = self._run(
             "new-session",
             "-d",
             "-s",
@@ -249,9 +259,8 @@ class Tmux:
 
     def kill_server(self) -> None:
         self._known_up = False
-        self._env()
         if self.alive():
-            self.server.kill()
+            self._run("kill-server")
         with contextlib.suppress(OSError):
             os.unlink(self.socket_path)
 
@@ -269,8 +278,7 @@ class Tmux:
     # panes ------------------------------------------------------------------------------------
     def list_panes(self) -> dict[str, PaneInfo]:
         """Every pane of the server, by pane id, from one `list-panes -a` call ({} if no server)."""
-        self._env()
-        result = self.server.cmd("list-panes", "-a", "-F", _FORMAT)
+        result = self._run("list-panes", "-a", "-F", _FORMAT)
         if result.returncode != 0:
             return {}
         panes = [
@@ -319,8 +327,7 @@ class Tmux:
                 args += [*([";"] if args else []), *more]
                 size += more_size + 2
                 batch += 1
-            self._env()
-            out = self.server.cmd(*args)
+            out = self._run(*args)
             opened = [
                 _parse_pane(line) for line in out.stdout if line.count("\t") >= len(_FIELDS) - 1
             ]
