@@ -304,14 +304,15 @@ class Tmux:
     def new_windows(self, specs: list[WindowSpec]) -> list[PaneInfo | TmuxError]:
         """Open a window for each spec with ONE tmux client (``new-window … ; new-window …``):
         a fan-out of 16 starts pays for one client, not 16.  tmux stops a command list at its
-        first failure, so a window that fails is reported and the rest are opened again."""
+        first failure, so a window that fails is reported and the rest are opened again.  A
+        server that cannot be started fails every window (each start fails on its own, and its
+        stage takes its usual way out), never the whole batch."""
         if not specs:
             return []
-        if not self._known_up:
-            with self._up_lock:
-                if not self._known_up:
-                    self.ensure_server(specs[0].cwd)
-                    self._known_up = True
+        try:
+            self._ensure_known_up(specs[0].cwd)
+        except TmuxError as exc:
+            return [exc for _spec in specs]
         results: list[PaneInfo | TmuxError] = []
         todo = list(specs)
         restarted = False
@@ -339,12 +340,22 @@ class Tmux:
                 continue
             if not opened and not restarted and not self.alive():
                 restarted = True  # the server went away since: start it again, once
-                self.ensure_server(todo[0].cwd)
+                try:
+                    self.ensure_server(todo[0].cwd)
+                except TmuxError as exc:
+                    return results + [exc for _spec in todo]
                 continue
             detail = " ".join(out.stderr) or f"exit {out.returncode}"
             results.append(TmuxError(f"tmux new-window: {detail}"))
             todo = todo[len(opened) + 1 :]
         return results
+
+    def _ensure_known_up(self, cwd: str) -> None:
+        if not self._known_up:
+            with self._up_lock:
+                if not self._known_up:
+                    self.ensure_server(cwd)
+                    self._known_up = True
 
     def _new_window_args(self, spec: WindowSpec) -> list[str]:
         env = {**spec.env, "LOOM_EXIT_FILE": spec.exit_file}
