@@ -34,6 +34,9 @@ from loom_tui.core.fsutil import write_boundary
 from loom_tui.core.preflight import TMUX_MISSING
 
 SESSION_NAME = "loom"
+#: What the server's first window shows: it runs as long as the server, so a server that is up
+#: always lists at least this pane.
+KEEPALIVE_TEXT = "loom: this window keeps the tmux server alive"
 #: The most bytes of arguments one tmux client sends (tmux's message limit is 16 KiB).
 CLIENT_COMMAND_BYTES = 12_000
 MARKER_PREFIX = "loom-"
@@ -229,8 +232,7 @@ class Tmux:
             "200",
             "-y",
             "50",
-            'sh -c \'echo "loom: this window keeps the tmux server alive"; '
-            "exec tail -f /dev/null'",
+            f"sh -c 'echo \"{KEEPALIVE_TEXT}\"; exec tail -f /dev/null'",
             ";",
             "set-option",
             "-g",
@@ -263,6 +265,18 @@ class Tmux:
             self._run("kill-server")
         with contextlib.suppress(OSError):
             os.unlink(self.socket_path)
+
+    def end_if_idle(self) -> bool:
+        """Kill the server if nothing runs in it any more but its keep-alive window; True if it
+        was killed.  Only a server of loom's own (its socket named ``loom-…``): a window someone
+        opened in it keeps it, and the user's own tmux is never touched."""
+        if not self.socket_name.startswith(MARKER_PREFIX) or not self.alive():
+            return False
+        for pane in self.list_panes().values():
+            if not pane.dead and KEEPALIVE_TEXT not in pane.start_command:
+                return False
+        self.kill_server()
+        return True
 
     def server_pid(self) -> int | None:
         lines = self.cmd("display-message", "-p", "#{pid}", check=False)

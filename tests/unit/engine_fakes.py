@@ -179,6 +179,12 @@ class FakePaneHost:
     def kill_server(self) -> None:
         self.panes.clear()
 
+    def end_if_idle(self) -> bool:
+        if any(p.alive for p in self.panes.values()):
+            return False
+        self.kill_server()
+        return True
+
     def alive(self) -> Iterable[FakePane]:
         return [p for p in self.panes.values() if p.alive]
 

@@ -33,6 +33,8 @@ class PaneHost(Protocol):
 
     def kill_server(self) -> None: ...
 
+    def end_if_idle(self) -> bool: ...
+
 
 class Repository(Protocol):
     #: stale lock files removed since the executor last looked (see `GitRepository._git`)

@@ -278,6 +278,8 @@ class Scheduler:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watcher
+            if self.options.exit_when_done and self.finished is not None:
+                await self._end_idle_server()
             self._set_state("stopped")
             self._lock.release()
             self._pool.shutdown(wait=False)
@@ -297,6 +299,26 @@ class Scheduler:
         self._backoff_until = None
         self._errors.clear(None)
         self._errors.clear_stages_except(self.executor.failures)
+
+    async def _end_idle_server(self) -> None:
+        """A run that finished leaves no private tmux server behind with no agent in it (while
+        the lock is held: no other scheduler can be opening windows in it)."""
+
+        def end() -> bool:
+            if any(s.live for s in self.store.sessions()):
+                return False
+            return self.tmux.end_if_idle()
+
+        try:
+            if await self._io(end):
+                self.emit(
+                    Notice(
+                        message=f"tmux server {self.tmux.socket_name} ended: no agent "
+                        "runs in it any more"
+                    )
+                )
+        except Exception as exc:  # the run's outcome stands; the server is only left behind
+            self._log_error(f"could not end the tmux server: {exc!r}")
 
     async def _sleep(self) -> None:
         """Until the next pass is due: something changed, a deadline came, or a tick went by
