@@ -266,6 +266,10 @@ class Tmux:
         with contextlib.suppress(OSError):
             os.unlink(self.socket_path)
 
+    def server_running(self) -> bool:
+        """Whether the server is up (for the engine: its listing came back empty)."""
+        return self.alive()
+
     def end_if_idle(self) -> bool:
         """Kill the server if nothing runs in it any more but its keep-alive window; True if it
         was killed.  Only a server of loom's own (its socket named ``loom-…``): a window someone

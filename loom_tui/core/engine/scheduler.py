@@ -344,7 +344,16 @@ class Scheduler:
         if any(s.live for s in await self._io(self.store.sessions, self._session_cache)) and (
             self.book.stale or listed is None or now - listed >= self.tick
         ):
+            was_lost = self.book.server_lost
             await self._io(self.book.refresh, now)
+            if self.book.server_lost and not was_lost:
+                self.emit(
+                    SchedulerError(
+                        message=f"the tmux server {self.tmux.socket_name} is gone, and every "
+                        "agent in it: their stages continue from handoffs in a new server, "
+                        "without spending a retry"
+                    )
+                )
         stages, sessions = await self._records()
         live = [s for s in sessions.values() if s.live]
         gauge_wake = None
@@ -398,6 +407,7 @@ class Scheduler:
             cooldowns=dict(self.executor.cooldowns),
             failures=dict(self.executor.failures),
             activity=self.observer.activity,
+            tmux_server_lost=self.book.server_lost,
         )
 
     def _announce_adopted(self, live: list[SessionRecord]) -> None:
