@@ -62,8 +62,8 @@ def check_tmux() -> None:
 def check_claude() -> None:
     explicit = os.environ.get("LOOM_CLAUDE_BIN")
     if explicit:
-        if not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
-            raise MissingTool(f"LOOM_CLAUDE_BIN={explicit} is not an executable file")
+        if shutil.which(explicit) is None:  # a path, or a name looked up on PATH
+            raise MissingTool(f"LOOM_CLAUDE_BIN={explicit} is not an executable program")
         return
     from loom_tui.core.agents.claude_code import BINARY
 
