@@ -88,12 +88,16 @@ def run_command(
     only_stage: str | None,
 ) -> None:
     """Run the plan: start every ready stage in its own worktree and tmux pane."""
-    from loom_tui.core.engine import SchedulerOptions
+    from loom_tui.core.preflight import check_run
     from loom_tui.core.store import Store
 
     store = Store.find(ctx.find_root().obj["work_dir"])
     if only_stage is not None:
         store.read_stage(only_stage)
+    check_run(store, agent or store.config().agent)  # before the engine is even imported
+
+    from loom_tui.core.engine import SchedulerOptions
+
     options = SchedulerOptions(agent=agent, max_parallel=max_parallel, only_stage=only_stage)
     if headless:
         import asyncio

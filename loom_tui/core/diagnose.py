@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 
-from loom_tui.core.model import StageRecord, Status
+from loom_tui.core.engine.rules_sessions import SERVER_LOST_KIND
+from loom_tui.core.model import SessionRecord, StageRecord, Status
 from loom_tui.core.store import Store, format_time
 from loom_tui.core.textsafe import one_line
 
@@ -43,6 +44,8 @@ def diagnose(store: Store, stage_id: str) -> list[str]:
     if stage.blocked_reason:
         lines.append(f"  reason      {stage.blocked_reason}")
     lines += _supervision(stage)
+    if (stage.failure or {}).get("kind") == SERVER_LOST_KIND:
+        lines.append(f"  tmux        {_server_died(stage, sessions)}")
     lines.append(f"  retries     {stage.retry_count} of {stage.max_retries}")
     if stage.next_retry_at:
         lines.append(f"  next retry  {format_time(stage.next_retry_at)}")
@@ -123,3 +126,18 @@ def _supervision(stage: StageRecord) -> list[str]:
                 tail = str(item.get("tail") or "").splitlines()[-10:]
                 lines.extend(f"    | {line}" for line in tail)
     return lines
+
+
+def _server_died(stage: StageRecord, sessions: list[SessionRecord]) -> str:
+    """What a stage whose session was lost with its tmux server is told."""
+    failure = stage.failure or {}
+    lost = next((s for s in sessions if s.id == failure.get("session")), None)
+    socket = f" {lost.tmux_socket}" if lost is not None and lost.tmux_socket else ""
+    who = f"session {lost.id[:8]}" if lost is not None else "its session"
+    text = (
+        f"the tmux server{socket} died while {who} ran: every agent in it ended at once "
+        "(not this stage's fault)"
+    )
+    if stage.status is Status.BLOCKED:
+        return text + "; it kept dying, so the stage waits for you"
+    return text + "; the stage went on from a handoff without spending a retry"

@@ -26,11 +26,17 @@ import threading
 # Imported with this module, not lazily: libtmux reads sys.stdout.encoding when first imported,
 # which fails once Textual has replaced sys.stdout with its print capture.
 import libtmux
+import libtmux.exc
+from libtmux.common import tmux_cmd
 
 from loom_tui.core.errors import LoomError
 from loom_tui.core.fsutil import write_boundary
+from loom_tui.core.preflight import TMUX_MISSING
 
 SESSION_NAME = "loom"
+#: What the server's first window shows: it runs as long as the server, so a server that is up
+#: always lists at least this pane.
+KEEPALIVE_TEXT = "loom: this window keeps the tmux server alive"
 #: The most bytes of arguments one tmux client sends (tmux's message limit is 16 KiB).
 CLIENT_COMMAND_BYTES = 12_000
 MARKER_PREFIX = "loom-"
@@ -184,9 +190,16 @@ class Tmux:
         # loom may itself run inside some tmux; commands must address the private server only.
         os.environ.pop("TMUX", None)
 
-    def cmd(self, *args: str, check: bool = True) -> list[str]:
+    def _run(self, *args: str) -> tmux_cmd:
+        """One tmux client; a missing tmux binary is a `TmuxError` that says so."""
         self._env()
-        result = self.server.cmd(*args)
+        try:
+            return self.server.cmd(*args)
+        except libtmux.exc.TmuxCommandNotFound:
+            raise TmuxError(TMUX_MISSING) from None
+
+    def cmd(self, *args: str, check: bool = True) -> list[str]:
+        result = self._run(*args)
         if check and result.returncode != 0:
             detail = " ".join(result.stderr) or f"exit {result.returncode}"
             raise TmuxError(f"tmux {args[0]}: {detail}")
@@ -206,7 +219,7 @@ class Tmux:
         """Start the server (with its options) unless it runs already."""
         if self.alive():
             return
-        result = self.server.cmd(
+        result = self._run(
             "new-session",
             "-d",
             "-s",
@@ -219,8 +232,7 @@ class Tmux:
             "200",
             "-y",
             "50",
-            'sh -c \'echo "loom: this window keeps the tmux server alive"; '
-            "exec tail -f /dev/null'",
+            f"sh -c 'echo \"{KEEPALIVE_TEXT}\"; exec tail -f /dev/null'",
             ";",
             "set-option",
             "-g",
@@ -249,11 +261,26 @@ class Tmux:
 
     def kill_server(self) -> None:
         self._known_up = False
-        self._env()
         if self.alive():
-            self.server.kill()
+            self._run("kill-server")
         with contextlib.suppress(OSError):
             os.unlink(self.socket_path)
+
+    def server_running(self) -> bool:
+        """Whether the server is up (for the engine: its listing came back empty)."""
+        return self.alive()
+
+    def end_if_idle(self) -> bool:
+        """Kill the server if nothing runs in it any more but its keep-alive window; True if it
+        was killed.  Only a server of loom's own (its socket named ``loom-…``): a window someone
+        opened in it keeps it, and the user's own tmux is never touched."""
+        if not self.socket_name.startswith(MARKER_PREFIX) or not self.alive():
+            return False
+        for pane in self.list_panes().values():
+            if not pane.dead and KEEPALIVE_TEXT not in pane.start_command:
+                return False
+        self.kill_server()
+        return True
 
     def server_pid(self) -> int | None:
         lines = self.cmd("display-message", "-p", "#{pid}", check=False)
@@ -269,8 +296,7 @@ class Tmux:
     # panes ------------------------------------------------------------------------------------
     def list_panes(self) -> dict[str, PaneInfo]:
         """Every pane of the server, by pane id, from one `list-panes -a` call ({} if no server)."""
-        self._env()
-        result = self.server.cmd("list-panes", "-a", "-F", _FORMAT)
+        result = self._run("list-panes", "-a", "-F", _FORMAT)
         if result.returncode != 0:
             return {}
         panes = [
@@ -296,14 +322,15 @@ class Tmux:
     def new_windows(self, specs: list[WindowSpec]) -> list[PaneInfo | TmuxError]:
         """Open a window for each spec with ONE tmux client (``new-window … ; new-window …``):
         a fan-out of 16 starts pays for one client, not 16.  tmux stops a command list at its
-        first failure, so a window that fails is reported and the rest are opened again."""
+        first failure, so a window that fails is reported and the rest are opened again.  A
+        server that cannot be started fails every window (each start fails on its own, and its
+        stage takes its usual way out), never the whole batch."""
         if not specs:
             return []
-        if not self._known_up:
-            with self._up_lock:
-                if not self._known_up:
-                    self.ensure_server(specs[0].cwd)
-                    self._known_up = True
+        try:
+            self._ensure_known_up(specs[0].cwd)
+        except TmuxError as exc:
+            return [exc for _spec in specs]
         results: list[PaneInfo | TmuxError] = []
         todo = list(specs)
         restarted = False
@@ -319,8 +346,7 @@ class Tmux:
                 args += [*([";"] if args else []), *more]
                 size += more_size + 2
                 batch += 1
-            self._env()
-            out = self.server.cmd(*args)
+            out = self._run(*args)
             opened = [
                 _parse_pane(line) for line in out.stdout if line.count("\t") >= len(_FIELDS) - 1
             ]
@@ -332,12 +358,22 @@ class Tmux:
                 continue
             if not opened and not restarted and not self.alive():
                 restarted = True  # the server went away since: start it again, once
-                self.ensure_server(todo[0].cwd)
+                try:
+                    self.ensure_server(todo[0].cwd)
+                except TmuxError as exc:
+                    return results + [exc for _spec in todo]
                 continue
             detail = " ".join(out.stderr) or f"exit {out.returncode}"
             results.append(TmuxError(f"tmux new-window: {detail}"))
             todo = todo[len(opened) + 1 :]
         return results
+
+    def _ensure_known_up(self, cwd: str) -> None:
+        if not self._known_up:
+            with self._up_lock:
+                if not self._known_up:
+                    self.ensure_server(cwd)
+                    self._known_up = True
 
     def _new_window_args(self, spec: WindowSpec) -> list[str]:
         env = {**spec.env, "LOOM_EXIT_FILE": spec.exit_file}

@@ -28,7 +28,7 @@ def run_tui(store: Store, options: SchedulerOptions, theme: str | None = None) -
         raise UsageError(
             "the TUI needs a terminal; use `loom run --headless` (or `loom status`) without one"
         )
-    app = LoomApp(store, options, theme=theme)
+    app = LoomApp(store, options, theme=theme, handle_signals=True)
     profile = os.environ.get("LOOM_PROFILE")
     if profile:  # for developers: `LOOM_PROFILE=out.prof loom` writes cProfile stats on exit
         import cProfile

@@ -63,7 +63,10 @@ class LoomApp(App[int]):
         run_scheduler: bool = True,
         clock: Callable[[], float] | None = None,
         attacher: attach_module.Attacher | None = None,
+        handle_signals: bool = False,
     ) -> None:
+        """``handle_signals``: exit cleanly on SIGTERM and SIGHUP (`exit_signals.py`); the real
+        `loom` asks for it, tests that host the app in their own process do not."""
         super().__init__()
         self.store = store
         self.options = options or SchedulerOptions()
@@ -83,6 +86,8 @@ class LoomApp(App[int]):
         self._refreshing = False
         self._theme_choice = theme
         self._events_offset = 0
+        self._handle_signals = handle_signals
+        self._uninstall_signals: Callable[[], None] | None = None
 
     # set-up -----------------------------------------------------------------------------------
     def now(self) -> float:
@@ -130,6 +135,15 @@ class LoomApp(App[int]):
         self.refresh_snapshot_now()
         self.set_interval(REFRESH_EVERY, self._refresh_if_dirty)
         self.set_interval(PANE_EVERY, self._capture_selected_pane)
+        if self._handle_signals:
+            from loom_tui.tui import exit_signals
+
+            self._uninstall_signals = exit_signals.install(self._quit_on_signal)
+
+    def on_unmount(self) -> None:
+        if self._uninstall_signals is not None:
+            self._uninstall_signals()
+            self._uninstall_signals = None
 
     def watch_theme(self, theme: str) -> None:
         if not getattr(self, "_theme_ready", False):
@@ -531,10 +545,15 @@ class LoomApp(App[int]):
     def action_quit_loom(self) -> None:
         self.quit_loom()
 
-    def _quit(self) -> None:
+    def _quit(self, code: int = 0) -> None:
         if self.scheduler is not None:
             self.scheduler.request_stop()
-        self.exit(0)
+        self.exit(code)
+
+    def _quit_on_signal(self, signum: int) -> None:
+        """SIGTERM (`loom stop`) or SIGHUP (the terminal went away): quit without asking; the
+        exit status says which signal, as a shell would (128 + its number)."""
+        self._quit(128 + signum)
 
     # the command palette ----------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -177,3 +178,37 @@ def test_a_person_holds_a_stage_reads_the_help_and_quits(
     assert [(s.stage_id, s.live) for s in sessions] == [("scaffold", True)]
     panes = Tmux(store.config().tmux_socket).list_panes()
     assert sessions[0].pane_id in panes
+
+
+#: What the pane's terminal is in: the alternate screen, and the mouse modes Textual turns on.
+TERMINAL_MODES = "#{alternate_on} #{mouse_any_flag} #{mouse_all_flag} #{mouse_sgr_flag}"
+
+
+def terminal_modes(terminal: Terminal) -> list[str]:
+    return terminal._tmux("display-message", "-p", "-t", terminal.target, TERMINAL_MODES).split()
+
+
+@pytest.mark.parametrize("how", ["loom stop", "SIGHUP"])
+def test_loom_stop_or_a_hangup_gives_the_terminal_back(
+    terminal: Terminal, slow_project: Path, loom: RunLoom, how: str
+) -> None:
+    """SIGTERM (what `loom stop` sends) and SIGHUP used to kill the TUI on the spot, leaving the
+    person's terminal in the alternate screen with mouse reporting on.  Now they take Textual's
+    own exit path: the terminal is restored and the scheduler's lock released."""
+    from loom_tui.core.control import scheduler_pid
+
+    store = Store(str(slow_project / ".work"))
+    terminal.wait_for(lambda text: "● scaffold" in text, "scaffold executing")
+    assert terminal_modes(terminal) == ["1", "1", "1", "1"]  # the TUI's screen, the mouse reported
+    pid = scheduler_pid(store)
+    assert pid
+    if how == "loom stop":
+        stopped = loom("stop", check=True)
+        assert f"scheduler (pid {pid}) stopped" in stopped.stdout
+        code = 128 + signal.SIGTERM
+    else:
+        os.kill(pid, signal.SIGHUP)
+        code = 128 + signal.SIGHUP
+    terminal.wait_for_text(f"loom-exited-{code}")
+    assert terminal_modes(terminal) == ["0", "0", "0", "0"]
+    assert scheduler_pid(store) is None

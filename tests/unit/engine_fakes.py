@@ -142,12 +142,14 @@ class FakePaneHost:
         self.started: list[str] = []
         self.pasted: list[str] = []
         self._ids = itertools.count(1)
+        self.server_up = True
 
     def list_panes(self) -> dict[str, PaneInfo]:
         return {p.pane_id: p.info() for p in self.panes.values()}
 
     def new_windows(self, specs: list[WindowSpec]) -> list[PaneInfo | TmuxError]:
         out: list[PaneInfo | TmuxError] = []
+        self.server_up = True
         for spec in specs:
             self.boundary.before()
             self.on_start(spec.name, spec.session_id)
@@ -178,6 +180,16 @@ class FakePaneHost:
 
     def kill_server(self) -> None:
         self.panes.clear()
+        self.server_up = False
+
+    def server_running(self) -> bool:
+        return self.server_up
+
+    def end_if_idle(self) -> bool:
+        if any(p.alive for p in self.panes.values()):
+            return False
+        self.kill_server()
+        return True
 
     def alive(self) -> Iterable[FakePane]:
         return [p for p in self.panes.values() if p.alive]

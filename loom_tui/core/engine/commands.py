@@ -109,11 +109,15 @@ class WriteHandoff(Command):
 @dataclass(frozen=True, slots=True)
 class Requeue(Command):
     """Queue an active stage again: its session handed off, never started, or is missing.
-    ``undo_generation`` gives back the generation of a session that never ran."""
+    ``undo_generation`` gives back the generation of a session that never ran.  A session lost
+    through no fault of its stage (its tmux server died) is recorded as the stage's failure
+    (``failure_kind``, the ``failure_count``-th in a row) but spends no retry."""
 
     session: str | None = None
     reason: str = ""
     undo_generation: bool = False
+    failure_kind: str | None = None
+    failure_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,10 @@
 One `list-panes -a` reads every pane (about 2 ms); the book keeps it between listings and learns
 of the panes this process opens and closes meanwhile, so that a pane opened a moment ago is never
 taken for one that vanished.
+
+A listing with no pane at all is not a server without agents: loom's server always holds its
+keep-alive window.  It means the server is gone (asked once more, to be sure), and then every pane
+vanished for one reason, which the engine tells as such (`World.tmux_server_lost`).
 """
 
 from __future__ import annotations
@@ -23,15 +27,19 @@ class PaneBook:
         self.listed_at: float | None = None
         #: something happened that the listing may not show (an agent exited, tmux was nudged)
         self.stale = True
+        #: the newest listing found no server: every pane it held is gone with it
+        self.server_lost = False
 
     def refresh(self, now: float) -> None:
         """List every pane (blocking: call it in a thread)."""
         self.stale = False
         self.by_id = self.host.list_panes()
+        self.server_lost = not self.by_id and not self.host.server_running()
         self.listed_at = now
 
     def add(self, pane: PaneInfo) -> None:
         self.by_id[pane.pane_id] = pane
+        self.server_lost = False  # a pane just opened: the server is up (again)
 
     def remove(self, pane_id: str) -> None:
         self.by_id.pop(pane_id, None)

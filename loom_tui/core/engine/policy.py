@@ -13,7 +13,7 @@ readiness, starts, and whether the plan is finished).
 from __future__ import annotations
 
 from loom_tui.core.engine.decision import Decision
-from loom_tui.core.engine.rules_sessions import live_sessions
+from loom_tui.core.engine.rules_sessions import after_server_lost, live_sessions
 from loom_tui.core.engine.rules_stages import outcome, promotion, stage_steps, starts
 from loom_tui.core.engine.world import World
 
@@ -22,6 +22,7 @@ def decide(world: World) -> Decision:
     d = Decision()
     live_stages = {s.stage_id for s in world.sessions.values() if s.live}
     live_sessions(world, d)
+    after_server_lost(world, d)
     stage_steps(world, d, live_stages)
     promoted = promotion(world, d)
     starts(world, d, live_stages, promoted)

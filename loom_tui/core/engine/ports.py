@@ -33,6 +33,10 @@ class PaneHost(Protocol):
 
     def kill_server(self) -> None: ...
 
+    def server_running(self) -> bool: ...
+
+    def end_if_idle(self) -> bool: ...
+
 
 class Repository(Protocol):
     #: stale lock files removed since the executor last looked (see `GitRepository._git`)

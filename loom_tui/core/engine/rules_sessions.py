@@ -1,5 +1,10 @@
 """Rules for live sessions: has the pane died, was it found again, is the session still wanted,
-and, for the session a stage runs on, the enforced handoff and following the agent's state."""
+and, for the session a stage runs on, the enforced handoff and following the agent's state.
+
+When loom's tmux server itself is gone, every pane went with it: each of its sessions ends with
+one reason, `SERVER_LOST`, and its stage continues in a fresh session from a handoff without
+spending a retry (no agent failed); a stage that keeps losing its server is blocked instead.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,15 @@ from dataclasses import replace
 
 from loom_tui.core.engine.commands import (
     AdoptSession,
+    Block,
     EndSession,
     FollowAgent,
     MarkStalled,
     NudgeTmux,
     PasteHandoffRequest,
     RequestHandoff,
+    Requeue,
+    WriteHandoff,
 )
 from loom_tui.core.engine.decision import Decision
 from loom_tui.core.engine.world import PaneView, World
@@ -29,6 +37,12 @@ STALLED = "stalled"
 LOOM_RESCUE_TRIGGERS = ("crash", "stall")
 #: After loom types its nudge, the echo and the agent's first redraw are no sign of life yet.
 NUDGE_ECHO = 3.0
+#: `SessionRecord.end_reason` of the sessions of a tmux server that died, and the stage's
+#: failure kind.
+SERVER_LOST = "tmux server lost"
+SERVER_LOST_KIND = "tmux-server-lost"
+#: Server losses in a row one stage may live through before it is blocked for a person.
+SERVER_LOSSES_LIMIT = 3
 #: How soon a dead pane whose exit status tmux lost is looked at again, after a nudge.
 NUDGE_AGAIN = 0.2
 
@@ -50,6 +64,9 @@ def _live_session(
             return  # not listed since it started: nothing to judge yet
         if session.status == "starting" and not session.pane_id and exit_code is None:
             d.add(_end(session, "ended", NEVER_STARTED, None, None))
+        elif world.tmux_server_lost:
+            end = ended(session, stage, exit_code, None, SERVER_LOST)
+            d.add(replace(end, reason=SERVER_LOST) if end.status == "crashed" else end)
         else:
             d.add(ended(session, stage, exit_code, None, "pane vanished"))
         return
@@ -80,6 +97,50 @@ def _live_session(
         d.wake(world.cooldowns[stage.id])
         return
     current_session(world, stage, session, pane, d)
+
+
+def after_server_lost(world: World, d: Decision) -> None:
+    """An active stage whose session ended with its tmux server: a handoff from what the session
+    did, then queued again — no retry spent.  The `SERVER_LOSSES_LIMIT`-th loss in a row blocks
+    it: a server that keeps dying needs a person."""
+    for stage in world.stages.values():
+        session = world.sessions.get(stage.session_id) if stage.session_id else None
+        if (
+            stage.status not in ACTIVE
+            or session is None
+            or session.live
+            or session.end_reason != SERVER_LOST
+            or stage.id in d.claimed
+        ):
+            continue
+        cool = world.cooldowns.get(stage.id)
+        if cool is not None and cool > world.now:  # its last command failed: wait, then again
+            d.claimed.add(stage.id)
+            d.wake(cool)
+            continue
+        failure = stage.failure or {}
+        previous = failure.get("count") if failure.get("kind") == SERVER_LOST_KIND else 0
+        count = (previous if isinstance(previous, int) else 0) + 1
+        if count >= SERVER_LOSSES_LIMIT:
+            step: Block | Requeue = Block(
+                stage=stage.id,
+                session=session.id,
+                reason=f"{SERVER_LOST} {count} times while it ran; see `loom diagnose "
+                f"{stage.id}`, then `loom stage retry {stage.id}`",
+                failure_kind=SERVER_LOST_KIND,
+            )
+        else:
+            step = Requeue(
+                stage=stage.id,
+                session=session.id,
+                reason=f"{SERVER_LOST}; a fresh session continues from a handoff, no retry spent",
+                failure_kind=SERVER_LOST_KIND,
+                failure_count=count,
+            )
+        if session.pane_id and session.handoff is None:
+            d.add(WriteHandoff(stage=stage.id, session=session.id, trigger="crash"), step)
+        else:
+            d.add(step)
 
 
 def ended(

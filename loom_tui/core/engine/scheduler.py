@@ -15,6 +15,12 @@ A pass runs when something changes — `.work/` is watched through inotify (watc
 named comes (a retry, a handoff timeout), and at least once per tick.  Nothing blocks the event
 loop: git, tmux and file writes run in threads.
 
+An error is told once (`ErrorGate`): again only when it changes, or when it comes back after it
+had cleared.  A pass that fails as a whole is tried again after 1 tick, then 2, 4 … up to a minute
+(at once when something changes), never once a tick for as long as the trouble lasts; a headless
+run gives up after `PASS_FAILURES_LIMIT` such passes in a row: the plan is stuck, with that error
+as its one reason (exit 1).
+
 The scheduler keeps nothing in memory that a decision needs for good: a new scheduler (after the
 TUI was quit or killed) re-adopts the live panes of its sessions, finishes any step that was cut
 short, and never starts a session twice.  Killed between any two writes, it resumes:
@@ -43,6 +49,7 @@ from loom_tui.core import git
 from loom_tui.core.agents import AgentBackend, get_backend
 from loom_tui.core.agents.claude_code import trusted_folders
 from loom_tui.core.config import ProjectConfig
+from loom_tui.core.engine.error_gate import ErrorGate
 from loom_tui.core.engine.executor import Executor
 from loom_tui.core.engine.observer import SessionObserver
 from loom_tui.core.engine.panes import PaneBook
@@ -71,6 +78,10 @@ MAX_STEPS = 64
 KILL_AT_WRITE_ENV = "LOOM_TEST_KILL_AT_WRITE"
 #: Threads for blocking work: enough for every start of a wide fan-out to run at once.
 IO_THREADS = 32
+#: The longest wait between passes that keep failing (they wait 1 tick, 2, 4 … up to this).
+PASS_BACKOFF_MAX = 60.0
+#: Passes in a row that fail before a headless run gives up (after 1+2+4+8+16 ticks of waiting).
+PASS_FAILURES_LIMIT = 6
 
 
 class SchedulerOptions:
@@ -160,6 +171,10 @@ class Scheduler:
         self._last_pass = 0.0
         self._next_deadline: float | None = None
         self._pass_count = 0
+        self._errors = ErrorGate()
+        #: passes in a row that failed as a whole, and when the next may run (None: at once)
+        self._failed_passes = 0
+        self._backoff_until: float | None = None
         self._watch_stop: Any = None
         #: files this process wrote, by path: their inode, so that the watcher ignores them
         self._own_writes: dict[str, int] = {}
@@ -177,7 +192,11 @@ class Scheduler:
         return unsubscribe
 
     def emit(self, event: Event) -> None:
-        """Tell the faces, and append the event to events.jsonl."""
+        """Tell the faces, and append the event to events.jsonl (an error only if it is news:
+        see `ErrorGate`)."""
+        if isinstance(event, SchedulerError) and not self._errors.admit(event.stage, event.message):
+            self._log_error(f"again: {event.describe()}")
+            return
         for listener in list(self._listeners):
             try:
                 listener(event)
@@ -239,10 +258,12 @@ class Scheduler:
                 try:
                     await self.reconcile()
                 except LoomError as exc:
-                    self.emit(SchedulerError(message=exc.message))
+                    self._pass_failed(exc.message)
                 except Exception as exc:  # keep running: one bad pass must not stop the plan
                     self._log_error(f"pass failed: {exc!r}")
-                    self.emit(SchedulerError(message=f"{type(exc).__name__}: {exc}"))
+                    self._pass_failed(f"{type(exc).__name__}: {exc}")
+                else:
+                    self._pass_went_through()
                 self._last_pass = time.time()
                 if self.options.exit_when_done and self.finished is not None:
                     self.book.stale = True  # one more look: record the panes that died meanwhile
@@ -257,17 +278,57 @@ class Scheduler:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watcher
+            if self.options.exit_when_done and self.finished is not None:
+                await self._end_idle_server()
             self._set_state("stopped")
             self._lock.release()
             self._pool.shutdown(wait=False)
         return 0 if self.finished is not None and self.finished.ok else 1
 
+    def _pass_failed(self, message: str) -> None:
+        self._failed_passes += 1
+        wait = min(PASS_BACKOFF_MAX, self.tick * 2 ** (self._failed_passes - 1))
+        self._backoff_until = time.time() + wait
+        self._next_deadline = None  # the failed pass named none
+        self.emit(SchedulerError(message=message))
+        if self.options.exit_when_done and self._failed_passes >= PASS_FAILURES_LIMIT:
+            self._follow_outcome((False, f"nothing can progress: {message}"))
+
+    def _pass_went_through(self) -> None:
+        self._failed_passes = 0
+        self._backoff_until = None
+        self._errors.clear(None)
+        self._errors.clear_stages_except(self.executor.failures)
+
+    async def _end_idle_server(self) -> None:
+        """A run that finished leaves no private tmux server behind with no agent in it (while
+        the lock is held: no other scheduler can be opening windows in it)."""
+
+        def end() -> bool:
+            if any(s.live for s in self.store.sessions()):
+                return False
+            return self.tmux.end_if_idle()
+
+        try:
+            if await self._io(end):
+                self.emit(
+                    Notice(
+                        message=f"tmux server {self.tmux.socket_name} ended: no agent "
+                        "runs in it any more"
+                    )
+                )
+        except Exception as exc:  # the run's outcome stands; the server is only left behind
+            self._log_error(f"could not end the tmux server: {exc!r}")
+
     async def _sleep(self) -> None:
-        """Until the next pass is due: something changed, a deadline came, or a tick went by."""
+        """Until the next pass is due: something changed, a deadline came, or a tick went by
+        (after failed passes: their back-off went by)."""
         while not self._stop.is_set() and not self._urgent:
             due = self._last_pass + self.tick
             if self._next_deadline is not None:
                 due = min(due, self._next_deadline)
+            if self._backoff_until is not None:
+                due = max(due, self._backoff_until)
             timeout = due - time.time()
             if timeout <= 0:
                 return
@@ -283,7 +344,16 @@ class Scheduler:
         if any(s.live for s in await self._io(self.store.sessions, self._session_cache)) and (
             self.book.stale or listed is None or now - listed >= self.tick
         ):
+            was_lost = self.book.server_lost
             await self._io(self.book.refresh, now)
+            if self.book.server_lost and not was_lost:
+                self.emit(
+                    SchedulerError(
+                        message=f"the tmux server {self.tmux.socket_name} is gone, and every "
+                        "agent in it: their stages continue from handoffs in a new server, "
+                        "without spending a retry"
+                    )
+                )
         stages, sessions = await self._records()
         live = [s for s in sessions.values() if s.live]
         gauge_wake = None
@@ -337,6 +407,7 @@ class Scheduler:
             cooldowns=dict(self.executor.cooldowns),
             failures=dict(self.executor.failures),
             activity=self.observer.activity,
+            tmux_server_lost=self.book.server_lost,
         )
 
     def _announce_adopted(self, live: list[SessionRecord]) -> None:

@@ -119,6 +119,8 @@ class StageSteps:
         return [event]
 
     def requeue(self, cmd: Requeue, world: World) -> list[Event]:
+        now = self.clock()
+
         def requeue(record: StageRecord) -> bool:
             if record.status not in ACTIVE or record.session_id != cmd.session:
                 return False
@@ -126,6 +128,17 @@ class StageSteps:
             record.stalled_at = None
             if cmd.undo_generation:
                 record.generation = max(0, record.generation - 1)
+            if cmd.failure_kind is not None:
+                record.failure = {
+                    "kind": cmd.failure_kind,
+                    "exit_code": None,
+                    "session": cmd.session,
+                    "at": now,
+                    "count": cmd.failure_count,
+                }
+                counts = dict(record.failure_counts or {})
+                counts[cmd.failure_kind] = int(str(counts.get(cmd.failure_kind, 0))) + 1
+                record.failure_counts = counts
             return True
 
         done = change_stage(self.store, cmd.stage, requeue)

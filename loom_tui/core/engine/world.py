@@ -81,6 +81,8 @@ class World:
     #: in its pane), by session id; read from the files' and the pane's times, so a restarted
     #: scheduler knows it too
     activity: Mapping[str, float] = field(default_factory=dict)
+    #: the newest listing found loom's tmux server gone (its panes did not vanish one by one)
+    tmux_server_lost: bool = False
 
     def stall_seconds(self, stage: StageRecord) -> float:
         return stage.stall_seconds or self.settings.stall_seconds
