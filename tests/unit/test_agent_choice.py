@@ -99,12 +99,12 @@ def test_the_agent_survives_the_stage_records_round_trip(tmp_path: Path) -> None
 
 def test_a_stage_type_picks_the_agent_when_the_stage_names_none() -> None:
     assert BY_STAGE_TYPE["integration-verify"] == "senior-software-engineer"
-    # a record from a loom that knows stage types: the key is kept as an extra field
-    typed = stage(stage_type="integration-verify")
-    assert choose_agent(typed) == "senior-software-engineer"
-    assert choose_agent(stage(stage_type="standard")) == DEFAULT_AGENT
-    assert choose_agent(stage(stage_type="something-new")) == DEFAULT_AGENT
-    assert choose_agent(stage(stage_type="code-review", agent="my-reviewer")) == "my-reviewer"
+    verify = record("stage_type: integration-verify")
+    assert (choose_agent(verify), verify.model) == ("senior-software-engineer", "opus")
+    for kind in ("standard", "knowledge", "knowledge-distill", "something-newer"):
+        assert choose_agent(stage(stage_type=kind)) == DEFAULT_AGENT
+    named = stage(stage_type="integration-verify", agent="my-verifier")
+    assert choose_agent(named) == "my-verifier"
 
 
 def test_every_agent_loom_chooses_by_itself_is_shipped() -> None:

@@ -1,7 +1,7 @@
 """Which Claude Code agent (a subagent definition, ``claude --agent NAME``) a stage session runs as.
 
-A stage names one with its ``agent:`` key; otherwise its type decides (`BY_STAGE_TYPE`, for plans
-that carry a ``stage_type``), else `DEFAULT_AGENT`.  The definitions loom ships live in the
+A stage names one with its ``agent:`` key; otherwise its ``stage_type`` decides (`BY_STAGE_TYPE`),
+else `DEFAULT_AGENT`.  The definitions loom ships live in the
 repository's `agents/` folder (in the wheel: `loom_tui/agents/`) and `loom install` copies them to
 `~/.claude/agents/`.
 
@@ -23,13 +23,13 @@ if TYPE_CHECKING:
 
 DEFAULT_AGENT = "loom-stage-engineer"
 
-#: The agent for each stage type (issue 10's ``stage_type``), when the stage names none itself.
+#: The agent for each stage type, when the stage names none itself.
 BY_STAGE_TYPE: dict[str, str] = {
     "standard": DEFAULT_AGENT,
     "knowledge": DEFAULT_AGENT,
+    "knowledge-distill": DEFAULT_AGENT,
     # verifying that merged stages work together is debugging across the whole code base
     "integration-verify": "senior-software-engineer",
-    "code-review": "code-reviewer",
 }
 
 
@@ -37,12 +37,7 @@ def choose_agent(stage: StageRecord) -> str:
     """The agent of ``stage``'s sessions: its ``agent`` key, else its type's, else the default."""
     if stage.agent:
         return stage.agent
-    # a record written by a loom that knows stage types keeps the type even where this one
-    # does not declare the field
-    stage_type = getattr(stage, "stage_type", None) or stage.extra.get("stage_type")
-    if isinstance(stage_type, str) and stage_type in BY_STAGE_TYPE:
-        return BY_STAGE_TYPE[stage_type]
-    return DEFAULT_AGENT
+    return BY_STAGE_TYPE.get(stage.stage_type, DEFAULT_AGENT)
 
 
 @functools.cache
