@@ -69,6 +69,7 @@ def stage_record(plan: Plan, index: int) -> StageRecord:
         wiring=[w.model_dump(exclude_none=True) for w in spec.wiring],
         model=_model(spec),
         agent=spec.agent,
+        skills=list(spec.skills),
         max_retries=spec.max_retries,
         stall_seconds=spec.stall_seconds or plan.spec.stall_seconds,
         sandbox=sandbox.model_dump() if sandbox is not None else None,

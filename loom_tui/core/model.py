@@ -277,6 +277,7 @@ class StageRecord(Record):
         _Field("wiring", "list", []),
         _Field("model", "str", "opus"),
         _Field("agent", "str?", None),
+        _Field("skills", "strs", []),
         _Field("max_retries", "int", 3),
         _Field("sandbox", "dict?", None),
         _Field("sim", "dict?", None),
@@ -351,6 +352,7 @@ class StageRecord(Record):
     wiring: list[object]
     model: str
     agent: str | None
+    skills: list[str]
     max_retries: int
     sandbox: dict[str, object] | None
     sim: dict[str, object] | None

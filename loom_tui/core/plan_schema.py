@@ -248,6 +248,8 @@ class StageSpec(_Model):
     wiring: list[WiringSpec] = []
     model: str = "opus"
     agent: str | None = None
+    #: skills the signal names first (the original's key, with the same meaning)
+    skills: list[str] = []
     max_retries: Annotated[int, Field(ge=0, le=100)] = 3
     #: seconds with no sign of the agent's activity before its session counts as stalled
     stall_seconds: Annotated[float, Field(gt=0, le=86_400)] | None = None
@@ -264,7 +266,6 @@ class StageSpec(_Model):
     execution_mode: Literal["single", "team"] | None = None
     bug_fix: bool | None = None
     ultracode: bool | None = None
-    skills: list[str] = []
     harness: list[str] = []
     regression_test: Opaque = None
     code_review: Opaque = None

@@ -11,7 +11,8 @@ A skill's front matter holds Claude Code's own keys (``name``, ``description``, 
 - ``files``: file-name patterns (``*.py``, ``Dockerfile``, ``*.tf``) matched against the stage's
   ``files`` globs: ``src/**/*.py`` matches ``*.py``.
 
-`match_skills` scores every skill against a stage and keeps the best `MAX_SKILLS`;
+A stage may also name skills itself (``skills: [rust]``, as plans for the original loom do): those
+come first, then the best-scoring others.  `match_skills` keeps `MAX_SKILLS` in all;
 `signal_section` is the "Skills" section of the stage's signal.  It runs at every session start,
 so it stays cheap: the index is read once per process (the front matter of each file only), and
 matching is substring tests on the stage's text, with no regular expression compiled per trigger.
@@ -180,18 +181,32 @@ def score(skill: Skill, text: str, commands: str, files: list[str]) -> int:
     return points
 
 
+def named_skills(names: list[str], pool: tuple[Skill, ...]) -> list[Skill]:
+    """The skills a stage names, in its order: loom's own by name (``loom-rust``, the original's
+    spelling, is loom's ``rust``), any other as a bare name (with no description or file)."""
+    by_name = {s.name: s for s in pool}
+    out: dict[str, Skill] = {}
+    for name in names:
+        skill = by_name.get(name) or by_name.get(name.removeprefix("loom-")) or Skill(name, "", "")
+        out.setdefault(skill.name, skill)
+    return list(out.values())
+
+
 def match_skills(
     stage: StageRecord, skills: tuple[Skill, ...] | None = None, limit: int = MAX_SKILLS
 ) -> list[Skill]:
-    """The skills that fit ``stage`` best, best first (at most ``limit``, none below the
-    threshold; ties by name)."""
+    """The skills the stage names, then those that fit it best, best first (at most ``limit`` in
+    all, none below the threshold; ties by name)."""
     pool = load_skills() if skills is None else skills
+    named = named_skills(stage.skills, pool)
+    taken = {s.name for s in named}
+    pool = tuple(s for s in pool if s.name not in taken)
     text = words(f"{stage.id} {stage.name} {stage.description}")
     commands = words(" ".join([*stage.acceptance, *stage.truths]))
     files = [f.lower() for f in stage.files]
     scored = [(score(s, text, commands, files), s.name, s) for s in pool]
     ranked = sorted((item for item in scored if item[0] >= THRESHOLD), key=lambda i: (-i[0], i[1]))
-    return [skill for _points, _name, skill in ranked[:limit]]
+    return [*named, *(skill for _points, _name, skill in ranked)][:limit]
 
 
 def signal_section(stage: StageRecord, skills: tuple[Skill, ...] | None = None) -> list[str]:
@@ -211,5 +226,9 @@ def signal_section(stage: StageRecord, skills: tuple[Skill, ...] | None = None) 
         "skills), or by reading its file.",
         "",
     ]
-    lines.extend(f"- `{s.name}`: {s.summary} (`{s.path}`)" for s in matched)
+    for skill in matched:
+        if skill.path:
+            lines.append(f"- `{skill.name}`: {skill.summary} (`{skill.path}`)")
+        else:
+            lines.append(f"- `{skill.name}`: named by the plan (not one of loom's skills)")
     return lines

@@ -205,3 +205,26 @@ def test_wildcard_match_on_stage_globs() -> None:
     assert wildcard_match(".github/workflows/ci.yml", ".github/workflows/*")
     assert not wildcard_match("db/**", "*.sql")
     assert wildcard_match("a[1].txt", "a[[]1].txt")  # other wildcards: fnmatch
+
+
+# --------------------------------------------------------------------------------------------------
+# Skills the stage names itself (`skills:`, as in the original's plans)
+
+
+def test_the_skills_a_stage_names_come_first_then_the_matched_ones() -> None:
+    named = stage("Add a Dockerfile.", files=["Dockerfile"])
+    named.skills = ["loom-rust", "testing", "my-own-skill", "rust"]
+    found = match_skills(named)
+    assert names(found) == ["rust", "testing", "my-own-skill", "docker"]
+    assert found[0].path == str(REPO_ROOT / "skills" / "rust" / "SKILL.md")
+    lines = signal_section(named)
+    assert "- `my-own-skill`: named by the plan (not one of loom's skills)" in lines
+    assert lines[-1].startswith("- `docker`: ")
+
+
+def test_named_skills_count_toward_the_five() -> None:
+    named = stage("Add a Dockerfile and a GitHub Actions workflow.", files=["Dockerfile"])
+    named.skills = ["a", "b", "c", "d"]
+    assert names(match_skills(named)) == ["a", "b", "c", "d", "docker"]
+    named.skills = ["a", "b", "c", "d", "e", "f"]
+    assert names(match_skills(named)) == ["a", "b", "c", "d", "e"]
