@@ -15,6 +15,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from loom_tui.core.agents.profiles import choose_agent
 from loom_tui.core.store import Store
 from tests.conftest import LOOM, REPO_ROOT, make_repo
 from tests.integration.conftest import MakeProject
@@ -74,16 +75,21 @@ def test_the_plan_writers_example_plan_is_accepted_by_loom_init(tmp_path: Path) 
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PLAN-0007: CSV export for reports (4 stages, 2 ready)" in proc.stdout
+    assert "no effect" not in proc.stdout
 
     stages = {s.id: s for s in Store(str(root / ".work")).stages()}
     assert list(stages) == ["csv-writer", "export-endpoint", "export-docs", "integration"]
     writer, endpoint = stages["csv-writer"], stages["export-endpoint"]
     assert (writer.agent, writer.model) == ("software-engineer", "sonnet")
+    assert writer.skills == ["python", "testing"]
     assert writer.description.startswith("Add app/reports/csv_export.py with `to_csv(")
     assert "\n" not in writer.description  # folded by `>-`
     assert endpoint.dependencies == ["csv-writer"]
-    assert endpoint.wiring == [{"source": "app/api/reports.py", "pattern": "export\\.csv"}]
+    [wiring] = endpoint.wiring
+    assert isinstance(wiring, dict)
+    assert (wiring["source"], wiring["pattern"]) == ("app/api/reports.py", "export\\.csv")
     assert stages["export-docs"].context_budget == 50
     integration = stages["integration"]
     assert integration.dependencies == ["export-endpoint", "export-docs"]
-    assert (integration.agent, integration.model) == ("senior-software-engineer", "opus")
+    assert (integration.stage_type, integration.agent) == ("integration-verify", None)
+    assert choose_agent(integration) == "senior-software-engineer"
