@@ -197,3 +197,18 @@ def test_the_sim_backend_always_names_the_agent_and_the_sim_agent_accepts_it(
     with pytest.raises(SystemExit) as info:
         sim_main(["--agent", "x", "--help"])
     assert info.value.code == 0
+
+
+def test_a_resolver_session_runs_as_the_senior_engineer_once_installed(tmp_path: Path) -> None:
+    # a stage reviewed by the read-only code-reviewer still gets its conflicts resolved by an
+    # agent that can edit
+    resolving = stage(agent="code-reviewer", resolving=True)
+    assert choose_agent(resolving) == "senior-software-engineer"
+    config = tmp_path / "claude"
+    env = {"CLAUDE_CONFIG_DIR": str(config)}
+    assert session_agent(resolving, str(tmp_path), env) is None  # loom's choice: not installed
+    (config / "agents").mkdir(parents=True)
+    (config / "agents" / "senior-software-engineer.md").write_text("---\nname: x\n---\n")
+    assert session_agent(resolving, str(tmp_path), env) == "senior-software-engineer"
+    resolving.resolving = False
+    assert session_agent(resolving, str(tmp_path), env) == "code-reviewer"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from loom_tui.core.agents import claude_code
 from loom_tui.core.agents.base import Launch, LaunchContext, base_env, write_settings
-from loom_tui.core.agents.profiles import choose_agent
+from loom_tui.core.agents.profiles import choose_agent, named_by_plan
 
 if TYPE_CHECKING:
     from loom_tui.core.model import StageRecord
@@ -17,11 +17,11 @@ if TYPE_CHECKING:
 def session_agent(
     stage: StageRecord, worktree: str, env: dict[str, str] | None = None
 ) -> str | None:
-    """The ``--agent`` of a session of ``stage``: the agent the stage names, always (if it is
-    missing, Claude Code says so in the pane); the one loom chose for it only when it is installed
+    """The ``--agent`` of a session of ``stage``: the agent the plan names, always (if it is
+    missing, Claude Code says so in the pane); the one loom chose only when it is installed
     (`loom install`), since Claude Code refuses to start with an agent it cannot find."""
     agent = choose_agent(stage)
-    if stage.agent or claude_code.agent_installed(agent, worktree, env):
+    if named_by_plan(stage) or claude_code.agent_installed(agent, worktree, env):
         return agent
     return None
 

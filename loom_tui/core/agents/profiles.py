@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from loom_tui.core.model import StageRecord
 
 DEFAULT_AGENT = "loom-stage-engineer"
+#: A resolver session (the stage's branch conflicted with the base) merges both sides' intents:
+#: loom's senior engineer, whatever runs the stage itself (a read-only reviewer could not edit).
+RESOLVER_AGENT = "senior-software-engineer"
 
 #: The agent for each stage type, when the stage names none itself.
 BY_STAGE_TYPE: dict[str, str] = {
@@ -34,10 +37,18 @@ BY_STAGE_TYPE: dict[str, str] = {
 
 
 def choose_agent(stage: StageRecord) -> str:
-    """The agent of ``stage``'s sessions: its ``agent`` key, else its type's, else the default."""
+    """The agent of ``stage``'s sessions: `RESOLVER_AGENT` while it resolves a merge conflict,
+    else its ``agent`` key, else its type's, else the default."""
+    if stage.resolving:
+        return RESOLVER_AGENT
     if stage.agent:
         return stage.agent
     return BY_STAGE_TYPE.get(stage.stage_type, DEFAULT_AGENT)
+
+
+def named_by_plan(stage: StageRecord) -> bool:
+    """Whether the plan chose ``stage``'s current agent (not loom)."""
+    return bool(stage.agent) and not stage.resolving
 
 
 @functools.cache
