@@ -24,7 +24,7 @@ from loom_tui.core.config import ProjectConfig, write_config
 from loom_tui.core.errors import LockBusy, LoomError
 from loom_tui.core.fsutil import FileLock, arm_kill_at_write
 from loom_tui.core.model import StageRecord, Status
-from loom_tui.core.plan import Plan, load_plan
+from loom_tui.core.plan import Plan, StageSpec, load_plan
 from loom_tui.core.project import WORK_DIR_NAME, WORKTREES_DIR_NAME
 from loom_tui.core.store import Store
 
@@ -33,6 +33,16 @@ def tmux_socket_name(root: str) -> str:
     """The private tmux socket of a project: ``loom-`` and a short hash of its path."""
     digest = hashlib.sha1(os.path.realpath(root).encode("utf-8"), usedforsecurity=False)
     return f"loom-{digest.hexdigest()[:10]}"
+
+
+def _model(spec: StageSpec) -> str:
+    """The stage's ``model``, else the model of the bundled agent it names, else the default: a
+    stage run by `software-engineer` runs on that agent's Sonnet unless it says otherwise."""
+    if spec.agent and "model" not in spec.model_fields_set:
+        from loom_tui.core.agents.profiles import bundled_model
+
+        return bundled_model(spec.agent) or spec.model
+    return spec.model
 
 
 def stage_record(plan: Plan, index: int) -> StageRecord:
@@ -57,7 +67,9 @@ def stage_record(plan: Plan, index: int) -> StageRecord:
         truths=list(spec.truths),
         artifacts=list(spec.artifacts),
         wiring=[w.model_dump(exclude_none=True) for w in spec.wiring],
-        model=spec.model,
+        model=_model(spec),
+        agent=spec.agent,
+        skills=list(spec.skills),
         max_retries=spec.max_retries,
         stall_seconds=spec.stall_seconds or plan.spec.stall_seconds,
         sandbox=sandbox.model_dump() if sandbox is not None else None,

@@ -276,6 +276,8 @@ class StageRecord(Record):
         _Field("artifacts", "strs", []),
         _Field("wiring", "list", []),
         _Field("model", "str", "opus"),
+        _Field("agent", "str?", None),
+        _Field("skills", "strs", []),
         _Field("max_retries", "int", 3),
         _Field("sandbox", "dict?", None),
         _Field("sim", "dict?", None),
@@ -349,6 +351,8 @@ class StageRecord(Record):
     artifacts: list[str]
     wiring: list[object]
     model: str
+    agent: str | None
+    skills: list[str]
     max_retries: int
     sandbox: dict[str, object] | None
     sim: dict[str, object] | None

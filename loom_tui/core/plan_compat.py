@@ -31,7 +31,6 @@ STAGE_KEYS = (
     "execution_mode",
     "bug_fix",
     "ultracode",
-    "skills",
     "harness",
     "regression_test",
     "code_review",

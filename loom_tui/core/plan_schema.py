@@ -26,6 +26,8 @@ from loom_tui.core.wiring_patterns import pattern_problem
 
 ID_RULE = "must be 1-64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
 ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+#: A Claude Code agent's name (plugin agents are ``plugin:agent``).
+AGENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 
 
 def _no_control(text: str) -> bool:
@@ -245,6 +247,9 @@ class StageSpec(_Model):
     artifacts: list[_Glob] = []
     wiring: list[WiringSpec] = []
     model: str = "opus"
+    agent: str | None = None
+    #: skills the signal names first (the original's key, with the same meaning)
+    skills: list[str] = []
     max_retries: Annotated[int, Field(ge=0, le=100)] = 3
     #: seconds with no sign of the agent's activity before its session counts as stalled
     stall_seconds: Annotated[float, Field(gt=0, le=86_400)] | None = None
@@ -261,7 +266,6 @@ class StageSpec(_Model):
     execution_mode: Literal["single", "team"] | None = None
     bug_fix: bool | None = None
     ultracode: bool | None = None
-    skills: list[str] = []
     harness: list[str] = []
     regression_test: Opaque = None
     code_review: Opaque = None
@@ -288,6 +292,16 @@ class StageSpec(_Model):
     @classmethod
     def _description(cls, value: str | None) -> str | None:
         return None if value is None else _text(value)
+
+    @field_validator("agent")
+    @classmethod
+    def _agent(cls, value: str | None) -> str | None:
+        if value is not None and not AGENT_RE.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not an agent name (letters, digits, '-', '_', '.' and ':', "
+                "as in `claude --agent NAME`)"
+            )
+        return value
 
 
 class PlanSpec(_Model):

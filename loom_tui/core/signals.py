@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from loom_tui.core import skills
 from loom_tui.core.fsutil import atomic_write
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ def render_signal(
         lines.extend(f"- `{f}`" for f in stage.files)
     else:
         lines.append("No file scope was given.")
+    lines += skills.signal_section(stage)  # the few bundled skills that fit (core/skills.py)
     handoff = stage.handoffs[-1] if stage.handoffs else None
     if handoff:
         text = _read(os.path.join(store.handoffs_dir, os.path.basename(handoff)))

@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--session-id", required=True)
     parser.add_argument("--settings")
     parser.add_argument("--model", default="opus")
+    parser.add_argument("--agent", help="the Claude Code agent the session runs as (recorded)")
     parser.add_argument("signal", help="the signal file to carry out")
     args = parser.parse_args(argv)
 
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         settings_path=args.settings,
         model=args.model,
         signal_path=args.signal,
+        agent=args.agent,
     )
     try:
         return agent.run()

@@ -22,9 +22,10 @@ and finishes with `loom stage complete`.  The stage's ``sim`` block picks a scen
 Started with a resolver's signal (its stage's merge conflicted), it resolves the conflict instead,
 keeping both sides, whatever the scenario (``resolver: fail`` makes it give up): see `resolver.py`.
 
-Each start is recorded in `.work/sim/starts.jsonl`, so tests can count how often an agent ran, and
-each end (a normal exit, or SIGHUP/SIGTERM: tmux's kill-window hangs up the pane) in
-`.work/sim/ends.jsonl`, so tests can tell whether two agents of one stage ever ran at once.
+Each start is recorded in `.work/sim/starts.jsonl`, with the ``--agent`` and ``--model`` it was
+given, so tests can count how often an agent ran and see what it ran as; and each end (a normal
+exit, or SIGHUP/SIGTERM: tmux's kill-window hangs up the pane) in `.work/sim/ends.jsonl`, so tests
+can tell whether two agents of one stage ever ran at once.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class SimAgent:
         settings_path: str | None,
         model: str,
         signal_path: str,
+        agent: str | None = None,
     ) -> None:
         from loom_tui.core.agents import claude_code
         from loom_tui.core.store import Store
@@ -86,6 +88,7 @@ class SimAgent:
         self.stage_id = stage_id
         self.session_id = session_id
         self.signal_path = signal_path
+        self.agent = agent
         self.alias = model
         self.cwd = os.getcwd()
         self.store = Store(os.environ["LOOM_WORK_DIR"])
@@ -133,6 +136,8 @@ class SimAgent:
                 "stage": self.stage_id,
                 "session": self.session_id,
                 "generation": self.generation,
+                "agent": self.agent,
+                "model": self.alias,
                 "pid": os.getpid(),
                 "ts": self.started,
                 "attempt": before + 1,

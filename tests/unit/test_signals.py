@@ -60,6 +60,7 @@ SIGNAL_SECTIONS = (
     "Dependencies",
     "Acceptance criteria",
     "Files",
+    "Skills",
     "Previous handoff",
     "Stage memory",
     "Commands",
@@ -143,6 +144,7 @@ def test_a_stage_with_everything(store: Store, tmp_path: Path) -> None:
         "Dependencies",
         "Acceptance criteria",
         "Files",
+        "Skills",
         "Previous handoff",
         "Stage memory",
         "Commands",
@@ -170,6 +172,11 @@ def test_a_stage_with_everything(store: Store, tmp_path: Path) -> None:
     assert "- artifact: `api/routes/*.py`" in acceptance
     assert "- wiring: `include_router\\(payments` in `api/app.py`" in acceptance
     assert section(text, "Files").splitlines() == ["- `api/**`", "- `tests/api/*.py`"]
+    # the skills that fit: "REST", "endpoints" -> api-design first; then the files' python and
+    # testing (tied, so by name)
+    listed = section(text, "Skills").splitlines()
+    skills = [line.split("`")[1] for line in listed if line.startswith("- ")]
+    assert skills[:3] == ["api-design", "python", "testing"]
     # the newest handoff, its body only
     previous = section(text, "Previous handoff")
     assert "(`api-handoff-002.md`)" in previous
@@ -197,9 +204,11 @@ def test_a_stage_without_dependencies_acceptance_files_handoff_or_memory(store: 
         "Dependencies",
         "Acceptance criteria",
         "Files",
+        "Skills",
         "Commands",
     ]
     assert section(text, "Assignment") == "Write the README."
+    assert section(text, "Skills").splitlines()[-1].startswith("- `documentation`: ")
     assert section(text, "Dependencies") == "None: this stage starts from the base branch."
     assert section(text, "Acceptance criteria") == (
         "No acceptance commands: complete the stage when the assignment is done."

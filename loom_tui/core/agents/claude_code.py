@@ -37,14 +37,25 @@ AUTO_COMPACT_FRACTION = 0.835
 
 
 def launch_argv(
-    binary: str, session_id: str, model: str, settings_path: str, signal_path: str
+    binary: str,
+    session_id: str,
+    model: str,
+    settings_path: str,
+    signal_path: str,
+    agent: str | None = None,
 ) -> list[str]:
     """The command line of a stage session.
 
     The prompt is the last argument and no option that takes several values comes before it
     (those swallow a positional prompt, and then nothing is submitted).
+
+    ``--agent NAME`` (one value) runs the session as that agent.  Seen in 2.1.197: the agent's
+    body *replaces* Claude Code's own system prompt (``--append-system-prompt`` is still
+    appended), its ``tools`` list becomes the session's only tools (unknown names are ignored),
+    an explicit ``--model`` wins over the agent's ``model``, and an agent that does not exist
+    ends the CLI at once with exit 1 (``--agent 'x' not found. Available agents: …``).
     """
-    return [
+    argv = [
         binary,
         "--session-id",
         session_id,
@@ -52,12 +63,26 @@ def launch_argv(
         model,
         "--settings",
         settings_path,
+    ]
+    if agent:
+        argv += ["--agent", agent]
+    return [
+        *argv,
         "--append-system-prompt",
         SYSTEM_PROMPT,
         "--permission-mode",
         PERMISSION_MODE,
         FIRST_PROMPT.format(signal=signal_path),
     ]
+
+
+def agent_installed(name: str, cwd: str, env: dict[str, str] | None = None) -> bool:
+    """Whether Claude Code finds an agent file for ``name`` started in ``cwd``: a user agent
+    (``<config dir>/agents/NAME.md``) or a project agent (``.claude/agents/NAME.md``)."""
+    filename = f"{name}.md"
+    return os.path.isfile(os.path.join(config_dir(env), "agents", filename)) or os.path.isfile(
+        os.path.join(cwd, ".claude", "agents", filename)
+    )
 
 
 def config_dir(env: dict[str, str] | None = None) -> str:

@@ -2,7 +2,8 @@
 
 It gets the same settings file as the real agent and runs its hooks and statusLine command the way
 Claude Code does; its transcripts go under `.work/sim-claude/` (as ``$CLAUDE_CONFIG_DIR``), never
-into the user's own `~/.claude`.
+into the user's own `~/.claude`.  It is always given the stage's ``--agent`` (it needs no agent
+file), and records it with each start, so that tests see which agent a session would run as.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import sys
 
 from loom_tui.core.agents.base import Launch, LaunchContext, base_env, bin_dir, write_settings
+from loom_tui.core.agents.profiles import choose_agent
 
 SIM_CONFIG_DIR = "sim-claude"
 
@@ -37,6 +39,8 @@ class SimBackend:
             ctx.settings_path,
             "--model",
             ctx.stage.model,
+            "--agent",
+            choose_agent(ctx.stage),
             ctx.signal_path,
         ]
         env = base_env(ctx)
