@@ -39,7 +39,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from loom_tui.core import git
+from loom_tui.core import git, quarantine
 from loom_tui.core.agents import AgentBackend, get_backend
 from loom_tui.core.agents.claude_code import trusted_folders
 from loom_tui.core.config import ProjectConfig
@@ -60,6 +60,7 @@ from loom_tui.core.events import (
 )
 from loom_tui.core.fsutil import FileLock, arm_kill_at_write
 from loom_tui.core.model import Record, SessionRecord, StageRecord
+from loom_tui.core.quarantine import BrokenStage
 from loom_tui.core.store import RecordCache, Store
 from loom_tui.core.tmux import Tmux
 
@@ -155,6 +156,8 @@ class Scheduler:
         self._lock = FileLock(store.scheduler_lock_path, blocking=False)
         self._stage_cache = RecordCache()
         self._session_cache = RecordCache()
+        #: stage id -> the problem of its record, for the stages quarantined (said once each)
+        self._quarantined: dict[str, str] = {}
         self._urgent = True
         self._last_pass = 0.0
         self._next_deadline: float | None = None
@@ -314,9 +317,22 @@ class Scheduler:
             sessions = {s.id: s for s in self.store.sessions(self._session_cache)}
             return stages, sessions
 
-        return await self._io(read)
+        stages, sessions = await self._io(read)
+        self._announce_quarantined(stages)
+        return stages, sessions
+
+    def _announce_quarantined(self, stages: dict[str, StageRecord]) -> None:
+        """Say once per broken version of a record that its stage is quarantined."""
+        broken = {s.id: s.problem for s in stages.values() if isinstance(s, BrokenStage)}
+        for stage_id, problem in broken.items():
+            if self._quarantined.get(stage_id) != problem:
+                self.emit(
+                    SchedulerError(stage=stage_id, message=quarantine.reason(stage_id, problem))
+                )
+        self._quarantined = broken
 
     def _world(self, stages: dict[str, StageRecord], sessions: dict[str, SessionRecord]) -> World:
+        sessions = quarantine.world_sessions(stages, sessions)
         live = [s for s in sessions.values() if s.live]
         exits = {}
         for session in live:
