@@ -13,7 +13,10 @@ Layout (see FORMATS.md)::
     .work/store.lock              taken briefly around every read-modify-write
 
 Every write is atomic (see `fsutil`); every read-modify-write runs under the store lock, so that
-concurrent `loom` processes never lose each other's changes.  A broken file is reported by name.
+concurrent `loom` processes never lose each other's changes.  A broken file is reported by name;
+a stage record that cannot be read is quarantined by `stages` (see `quarantine`), never written
+over.  A write that fails raises `WriteError` naming the file, except the append of an event that
+reports a change already made: that change stands, and the lost line is noted in `UNLOGGED`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,16 @@ import time
 
 from loom_tui.core import frontmatter, quarantine
 from loom_tui.core.errors import NotFound, StoreError, UsageError
-from loom_tui.core.fsutil import TEMP_SUFFIX, FileLock, atomic_write, fsync_dir, read_text
+from loom_tui.core.fsutil import (
+    TEMP_SUFFIX,
+    FileLock,
+    append_line,
+    atomic_write,
+    fsync_dir,
+    json_line,
+    read_text,
+    write_error,
+)
 from loom_tui.core.model import Record, SessionRecord, StageRecord
 
 TYPE_CHECKING = False
@@ -36,6 +48,10 @@ if TYPE_CHECKING:
     from loom_tui.core.events import Event
 
     R = TypeVar("R", bound=Record)
+
+#: Events that could not be appended by this process (a full disk), as messages naming the file:
+#: the CLI mentions them once as it exits.
+UNLOGGED: list[str] = []
 
 EVENTS_NAME = "events.jsonl"
 EVENTS_ROTATE_BYTES = 8 * 1024 * 1024
@@ -133,7 +149,11 @@ class Store:
 
     def create_layout(self) -> None:
         for sub in SUBDIRS:
-            os.makedirs(os.path.join(self.work_dir, sub), exist_ok=True)
+            path = os.path.join(self.work_dir, sub)
+            try:
+                os.makedirs(path, exist_ok=True)
+            except OSError as exc:
+                raise write_error(path, exc) from None
 
     def rel(self, path: str) -> str:
         """``path`` relative to the project root, for messages."""
@@ -358,20 +378,26 @@ class Store:
         return [p for p in self._list(self.handoffs_dir) if os.path.basename(p).startswith(prefix)]
 
     # events -----------------------------------------------------------------------------------
-    def append_event(self, event: Event) -> Event:
-        """Append one event to events.jsonl (one `write` with O_APPEND: lines never mix)."""
-        self.append_json(event.to_json())
+    def append_event(self, event: Event, *, strict: bool = False) -> Event:
+        """Append one event to events.jsonl, whole or not at all (see `fsutil.append_line`).
+
+        An event reports a change already made, which a full disk must not undo or turn into a
+        failure (an agent whose `loom stage complete` failed on its log line would be counted as
+        a crash): a line that cannot be written is noted in `UNLOGGED` instead, unless
+        ``strict`` (the scheduler, which pauses on a full disk) asks for the `WriteError`."""
+        try:
+            self.append_json(event.to_json())
+        except OSError as exc:
+            if strict:
+                raise
+            message = str(exc)
+            if message not in UNLOGGED:
+                UNLOGGED.append(message)
         return event
 
     def append_json(self, data: dict[str, object]) -> None:
         """Append one JSON line to events.jsonl; `append_event` is the way for events."""
-        line = (json.dumps(data, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        fd = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            size = os.fstat(fd).st_size
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+        size = append_line(self.events_path, json_line(data))
         if size > EVENTS_ROTATE_BYTES:
             self._rotate_events()
 

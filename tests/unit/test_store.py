@@ -6,6 +6,7 @@ Everything runs for real: child processes are real Python interpreters started w
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -27,7 +28,7 @@ from hypothesis import strategies as st
 
 from loom_tui.core import frontmatter
 from loom_tui.core.config import CONFIG_NAME, ProjectConfig, read_config, write_config
-from loom_tui.core.errors import NotFound, ProjectNotFound, StoreError, UsageError
+from loom_tui.core.errors import NotFound, ProjectNotFound, StoreError, UsageError, WriteError
 from loom_tui.core.events import Notice
 from loom_tui.core.fsutil import TEMP_SUFFIX, FileLock, atomic_write
 from loom_tui.core.model import StageRecord, Status
@@ -142,9 +143,10 @@ def test_a_failed_atomic_write_cleans_up_and_keeps_the_old_content(tmp_path: Pat
         atomic_write(str(blocker), "new content")
     assert (blocker / "inside").read_text() == "keep"
     assert temp_files(tmp_path) == []
-    # The directory does not exist: nothing is created.
-    with pytest.raises(FileNotFoundError):
+    # The directory does not exist: nothing is created, and the error names the file.
+    with pytest.raises(WriteError, match=r"^cannot write .*/missing/file\.md: No such file") as e:
         atomic_write(str(tmp_path / "missing" / "file.md"), "x")
+    assert e.value.errno == errno.ENOENT
     assert not (tmp_path / "missing").exists()
     # Data that cannot be encoded never reaches the disk.
     target = tmp_path / "kept.md"

@@ -10,6 +10,11 @@ towards the plan in passes.  A pass
 3. calls `decide(world)` and has the `Executor` carry out its commands, again and again on the
    world they left, until `decide` asks for nothing more.
 
+When `.work/` cannot be written (a full disk), the run pauses as a whole rather than blaming the
+stage whose write failed: no pass is made (so nothing starts) until a probe write goes through,
+which is said once each way (`write_health`).  Stage records that cannot be read are quarantined:
+each blocks its own stage only (`quarantine`).
+
 A pass runs when something changes — `.work/` is watched through inotify (watchfiles), so a
 `loom stage complete` or an agent's exit is seen within milliseconds — when a deadline that `decide`
 named comes (a retry, a handoff timeout), and at least once per tick.  Nothing blocks the event
@@ -72,6 +77,8 @@ MAX_STEPS = 64
 KILL_AT_WRITE_ENV = "LOOM_TEST_KILL_AT_WRITE"
 #: Threads for blocking work: enough for every start of a wide fan-out to run at once.
 IO_THREADS = 32
+#: The scheduler's state while `.work/` cannot be written (a full disk): nothing starts.
+CANNOT_WRITE = "cannot-write"
 
 
 class SchedulerOptions:
@@ -149,6 +156,7 @@ class Scheduler:
             clock=clock,
         )
         self.state = "idle"
+        self._state_before_pause = "running"
         self.finished: PlanFinished | None = None
         self._listeners: list[Listener] = []
         self._wake = asyncio.Event()
@@ -186,9 +194,10 @@ class Scheduler:
             except Exception as exc:  # a face's bug must not stop the run
                 self._log_error(f"event listener failed: {exc!r}")
         try:
-            self.store.append_event(event)
+            self.store.append_event(event, strict=True)
         except OSError as exc:
-            self._log_error(f"cannot append to events.jsonl: {exc}")
+            if not self.executor.write_health.hit(exc, self.clock()):
+                self._log_error(f"cannot append to events.jsonl: {exc}")
 
     def _log_error(self, message: str) -> None:
         self.executor.store_log(message)
@@ -218,8 +227,9 @@ class Scheduler:
             )
         fd = self._lock.fd
         assert fd is not None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        with contextlib.suppress(OSError):  # the pid is for people; the flock is the lock
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
 
     async def run(self) -> int:
         """Run until stopped (or, with ``exit_when_done``, until the plan finishes or is stuck).
@@ -238,13 +248,9 @@ class Scheduler:
         try:
             while not self._stop.is_set():
                 self._urgent = False
-                try:
-                    await self.reconcile()
-                except LoomError as exc:
-                    self.emit(SchedulerError(message=exc.message))
-                except Exception as exc:  # keep running: one bad pass must not stop the plan
-                    self._log_error(f"pass failed: {exc!r}")
-                    self.emit(SchedulerError(message=f"{type(exc).__name__}: {exc}"))
+                if await self._writable():
+                    await self._pass()
+                self._say_if_paused()
                 self._last_pass = time.time()
                 if self.options.exit_when_done and self.finished is not None:
                     self.book.stale = True  # one more look: record the panes that died meanwhile
@@ -263,6 +269,40 @@ class Scheduler:
             self._lock.release()
             self._pool.shutdown(wait=False)
         return 0 if self.finished is not None and self.finished.ok else 1
+
+    async def _pass(self) -> None:
+        health = self.executor.write_health
+        try:
+            await self.reconcile()
+        except Exception as exc:
+            if health.hit(exc, self.clock()):
+                pass  # said once, below
+            elif isinstance(exc, LoomError):
+                self.emit(SchedulerError(message=exc.message))
+            else:  # keep running: one bad pass must not stop the plan
+                self._log_error(f"pass failed: {exc!r}")
+                self.emit(SchedulerError(message=f"{type(exc).__name__}: {exc}"))
+
+    def _say_if_paused(self) -> None:
+        """Once per outage: the state that says `.work/` cannot be written, and why."""
+        problem = self.executor.write_health.problem
+        if problem is not None and self.state != CANNOT_WRITE:
+            self._state_before_pause = self.state
+            self._set_state(CANNOT_WRITE, f"{problem}; no new work starts until it can write again")
+
+    async def _writable(self) -> bool:
+        """Whether to make a pass: yes, unless `.work/` could not be written and a probe says it
+        still cannot (see `write_health`).  Says so when writing works again."""
+        health = self.executor.write_health
+        if health.problem is None:
+            return True
+        since = health.since
+        if not health.due(self.clock()) or not await self._io(health.probe, self.clock()):
+            return False
+        self._set_state(self._state_before_pause)
+        paused = f" after {self.clock() - since:.0f} s" if since is not None else ""
+        self.emit(Notice(message=f"can write .work/ again{paused}: the run goes on"))
+        return True
 
     async def _sleep(self) -> None:
         """Until the next pass is due: something changed, a deadline came, or a tick went by."""
@@ -304,6 +344,8 @@ class Scheduler:
             if not decision.commands:
                 break
             await self.executor.execute(decision.commands, world, self._emit_all)
+            if self.executor.write_health.problem is not None:
+                break  # every next step would fail the same way: pause (see `_pass`)
         else:
             self._log_error(f"a pass took {MAX_STEPS} decisions: {decision!r}")
         assert decision is not None
