@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
 
         warn(f"the argument {bad} is not UTF-8 text; nothing was done")
         return 2
+    code = _run(args)
+    _warn_unlogged()
+    return code
+
+
+def _run(args: list[str]) -> int:
     if "_LOOM_COMPLETE" not in os.environ:
         from loom_tui.cli.fast import dispatch
 
@@ -40,3 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     from loom_tui.cli.app import run
 
     return int(run(args))
+
+
+def _warn_unlogged() -> None:
+    """Say once which event lines a full disk kept out of the log (the changes were made)."""
+    store = sys.modules.get("loom_tui.core.store")
+    for message in getattr(store, "UNLOGGED", ()):
+        sys.stderr.write(f"loom: warning: {message} (the change itself was made)\n")

@@ -33,6 +33,8 @@ def _rows(data: dict[str, object]) -> list[list[str]]:
         flags = [f for f in ("held", "merged") if s[f]]
         if s.get("attention") == "stalled":
             flags.insert(0, "stalled")
+        if s.get("record_error"):
+            flags.append("unreadable")
         pct = s["context_percent"]
         rows.append(
             [

@@ -33,6 +33,7 @@ from loom_tui.core.events import (
     StageStatusChanged,
 )
 from loom_tui.core.model import ACTIVE, StageRecord, Status
+from loom_tui.core.quarantine import is_broken
 from loom_tui.core.readiness import dependencies_done, readiness_changes, waiting_on
 
 TYPE_CHECKING = False
@@ -77,19 +78,23 @@ def _mutate(
     event: type[StageAction],
     source: str,
     scope: str = SELF,
+    read: Callable[[str], StageRecord] | None = None,
     **event_fields: Any,
 ) -> ActionResult:
-    """Run ``change`` under the lock; it returns a message when nothing changed.  Then the
+    """Run ``change`` under the lock; it returns a message when nothing changed (and may put a
+    new record in ``ctx.stage``: a reset does, for a record that cannot be read).  Then the
     readiness pass, over the records read; then every changed record is written, and events
-    appended: the action's, and a status change for each other stage it moved."""
+    appended: the action's, and a status change for each other stage it moved.  Another stage's
+    quarantined record is read as what it stands for and never written (see `quarantine`)."""
     with store.lock():
-        stage = store.read_stage(stage_id)
+        stage = (read or store.read_stage)(stage_id)
         by_id = _scope(store, stage, scope)
         by_id[stage_id] = stage
         before = {i: s.to_dict() for i, s in by_id.items()}
         old = stage.status
         ctx = Change(stage, by_id)
         unchanged = change(ctx)
+        stage = ctx.stage
         if unchanged is not None or stage.to_dict() == before[stage_id]:
             return ActionResult(unchanged or f"stage {stage_id}: nothing to change", False, stage)
         if scope == ALL:
@@ -102,7 +107,11 @@ def _mutate(
                     if status is Status.QUEUED
                     else "a dependency is not done any more",
                 )
-        others = [s for i, s in by_id.items() if i != stage_id and s.to_dict() != before[i]]
+        others = [
+            s
+            for i, s in by_id.items()
+            if i != stage_id and not is_broken(s) and s.to_dict() != before[i]
+        ]
         store.write_stage(stage)
         for other in others:
             store.write_stage(other)
@@ -130,7 +139,7 @@ def _scope(store: Store, stage: StageRecord, scope: str) -> dict[str, StageRecor
     if scope == ALL:
         return {s.id: s for s in store.stages()}
     if scope == DEPENDENCIES:
-        return {dep: store.read_stage(dep) for dep in stage.dependencies}
+        return {dep: store.stage_or_broken(dep) for dep in stage.dependencies}
     return {}
 
 
@@ -304,13 +313,20 @@ def review(
 def reset(store: Store, stage_id: str, source: str = "cli", *, hard: bool = False) -> ActionResult:
     """Put the stage back to its initial state (waiting or queued); keeps ``held``.  The stages
     whose readiness hangs on it wait for it again (see the module's docstring).  ``hard``: its
-    next session starts from the base in a fresh worktree (its branch kept under another name)."""
+    next session starts from the base in a fresh worktree (its branch kept under another name).
+    A stage whose record cannot be read is rebuilt from the plan, the unreadable file kept beside
+    it."""
+    kept: list[str] = []
 
     def change(ctx: Change) -> str | None:
         stage = ctx.stage
+        rebuilt = is_broken(stage)
+        if rebuilt:
+            stage = ctx.stage = ctx.by_id[stage_id] = _rebuilt(store, stage_id, kept)
         target = Status.QUEUED if dependencies_done(stage, ctx.by_id) else Status.WAITING_FOR_DEPS
         if (
-            stage.status in (Status.QUEUED, Status.WAITING_FOR_DEPS)
+            not rebuilt
+            and stage.status in (Status.QUEUED, Status.WAITING_FOR_DEPS)
             and not stage.retry_count
             and (stage.fresh_start or not hard or stage.branch is None)
         ):
@@ -327,13 +343,42 @@ def reset(store: Store, stage_id: str, source: str = "cli", *, hard: bool = Fals
         return None
 
     result = _mutate(
-        store, stage_id, change, StageReset, source, ALL, reason="hard" if hard else ""
+        store,
+        stage_id,
+        change,
+        StageReset,
+        source,
+        ALL,
+        read=store.stage_or_broken,
+        reason="hard" if hard else "",
     )
     if result.changed and result.stage is not None:
         result.message = f"stage {stage_id} reset to {result.stage.status}" + (
             " (its next session starts from the base in a fresh worktree)" if hard else ""
         )
+        if kept:
+            result.message = (
+                result.message.replace("reset to", "rebuilt from the plan and reset to", 1)
+                + f"; its unreadable record is kept as {kept[0]}"
+            )
     return result
+
+
+def _rebuilt(store: Store, stage_id: str, kept: list[str]) -> StageRecord:
+    """The stage's record rebuilt from the plan (for a reset of an unreadable one), after a copy
+    of the unreadable file is kept as ``<id>.md.broken`` for whoever wants to see what broke."""
+    from loom_tui.core.fsutil import atomic_write
+    from loom_tui.core.quarantine import KEPT_SUFFIX, from_plan
+
+    record = from_plan(store, stage_id)
+    path = store.stage_path(stage_id)
+    try:
+        with open(path, "rb") as fh:
+            atomic_write(path + KEPT_SUFFIX, fh.read())
+        kept.append(store.rel(path + KEPT_SUFFIX))
+    except FileNotFoundError:
+        pass
+    return record
 
 
 def _start_over(stage: StageRecord, *, fresh: bool) -> None:

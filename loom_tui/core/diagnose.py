@@ -10,6 +10,7 @@ import os
 
 from loom_tui.core.engine.rules_sessions import SERVER_LOST_KIND
 from loom_tui.core.model import SessionRecord, StageRecord, Status
+from loom_tui.core.quarantine import is_broken
 from loom_tui.core.store import Store, format_time
 from loom_tui.core.textsafe import one_line
 
@@ -29,11 +30,13 @@ FAILURE_KINDS = {
     "tmux-server-lost": "loom's tmux server died, taking every session with it",
     "merge-conflict": "its branch conflicts with the base branch, and the resolver sessions "
     "loom started did not resolve it",
+    "unreadable-record": "its record in .work/stages/ cannot be read (above: the file and the "
+    "field); loom leaves the file as it is and starts nothing for the stage",
 }
 
 
 def diagnose(store: Store, stage_id: str) -> list[str]:
-    stage = store.read_stage(stage_id)
+    stage = store.stage_or_broken(stage_id)  # an unreadable record is explained, not an error
     sessions = [s for s in store.sessions() if s.stage_id == stage_id]
     lines = [
         f"stage {stage.id} — {stage.name}",
@@ -79,7 +82,9 @@ def diagnose(store: Store, stage_id: str) -> list[str]:
         )
         hints.append(f"loom stage skip {stage.id}    # give up on it; dependents may start")
         hints.append(f"loom stage reset {stage.id}   # start it over from the base")
-    if stage.status is Status.BLOCKED:
+    if is_broken(stage):
+        hints.append(f"loom stage reset {stage.id}   # rebuild its record from the plan")
+    elif stage.status is Status.BLOCKED:
         hints.append(f"loom stage retry {stage.id}   # start it again now")
         if stage.handoffs:
             hints.append(f"loom resume {stage.id}        # continue from the newest handoff")

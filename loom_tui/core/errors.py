@@ -37,6 +37,20 @@ class StoreError(LoomError):
     """A `.work/` file is missing, corrupted or hand-broken; the message names the file."""
 
 
+class WriteError(StoreError, OSError):
+    """A file could not be written (a full disk, a read-only folder): the message names the file,
+    as ``cannot write .work/events.jsonl: No space left on device``.
+
+    It is an `OSError` too, with the original ``errno``, so that code which already treats a
+    failed write as an `OSError` (best-effort logs, the scheduler's event log) keeps doing so,
+    while every face shows it as one `loom: …` line rather than an internal error."""
+
+    def __init__(self, message: str, errno: int | None = None, path: str = "") -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.path = path
+
+
 class NotFound(LoomError):
     """A stage, session or handoff that does not exist."""
 

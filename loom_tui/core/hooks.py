@@ -71,12 +71,10 @@ def _trim(value: object) -> object:
 
 
 def _append(path: str, record: dict[str, object]) -> None:
-    line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+    """One whole line in the session's hook log, or none (a full disk: see `append_line`)."""
+    from loom_tui.core.fsutil import append_line, json_line
+
+    append_line(path, json_line(record))
 
 
 def handle(command: str, raw: str, env: dict[str, str]) -> HookAnswer:
@@ -274,7 +272,8 @@ def log_problem(work_dir: str, command: str, message: str) -> None:
         logs = os.path.join(work_dir, "logs")
         os.makedirs(logs, exist_ok=True)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        with open(os.path.join(logs, "hooks.log"), "a", encoding="utf-8") as fh:
-            fh.write(f"{stamp} hook {command}: {message}\n")
+        from loom_tui.core.fsutil import append_line
+
+        append_line(os.path.join(logs, "hooks.log"), f"{stamp} hook {command}: {message}")
     except Exception:
         pass

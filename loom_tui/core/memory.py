@@ -9,27 +9,32 @@ from __future__ import annotations
 import os
 import time
 
+from loom_tui.core.fsutil import atomic_write
 from loom_tui.core.store import Store
 
 KINDS = ("note", "decision")
 
 
 def add(store: Store, stage_id: str, kind: str, text: str) -> str:
+    """Add one entry to the stage's journal, all or nothing: the whole file is written anew
+    (atomically), so a full disk leaves the journal as it was and the command fails naming the
+    file, rather than a half entry that `memory list` would show."""
     if kind not in KINDS:
         raise ValueError(kind)
-    store.read_stage(stage_id)  # the stage must exist
+    store.stage_or_broken(stage_id)  # the stage must exist (its record need not read)
     path = store.memory_path(stage_id)
     stamp = time.strftime("%Y-%m-%d %H:%M")
     entry = f"- **{kind}** ({stamp}): {' '.join(text.split())}\n"
     with store.lock():
         os.makedirs(store.memory_dir, exist_ok=True)
-        if not os.path.exists(path):
-            from loom_tui.core.fsutil import atomic_write
-
-            atomic_write(path, f"# Memory of stage {stage_id}\n\n{entry}")
-        else:
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.write(entry)
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+                current = fh.read()
+        except FileNotFoundError:
+            current = f"# Memory of stage {stage_id}\n\n"
+        if current and not current.endswith("\n"):
+            current += "\n"
+        atomic_write(path, (current + entry).encode("utf-8", errors="surrogateescape"))
     from loom_tui.core.events import MemoryRecorded
 
     store.append_event(MemoryRecorded(stage=stage_id, entry=kind, text=text[:200]))

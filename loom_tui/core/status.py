@@ -1,6 +1,8 @@
 """The project's status as one JSON-ready object: the shape `loom status --json` prints.
 
-Scripts and tests rely on this shape (FORMATS.md); add keys, never rename or remove them.
+Scripts and tests rely on this shape (FORMATS.md); add keys, never rename or remove them.  A
+stage whose record cannot be read is listed too, blocked, with ``record_error`` naming the file and
+the field (see `quarantine`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import os
 
 from loom_tui.core.errors import LoomError
 from loom_tui.core.model import ACTIVE, Status
+from loom_tui.core.quarantine import BrokenStage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -68,6 +71,8 @@ def status_dict(store: Store) -> dict[str, object]:
                 "failure_kind": (s.failure or {}).get("kind"),
                 "failure_counts": dict(s.failure_counts or {}),
                 "stalled_at": s.stalled_at,
+                # the file and field when the stage's record cannot be read (it is quarantined)
+                "record_error": s.problem if isinstance(s, BrokenStage) else None,
                 "sessions": totals.get(s.id, (0, 0.0, 0))[2],
                 "tokens": totals.get(s.id, (0, 0.0, 0))[0],
                 "cost_usd": round(totals.get(s.id, (0, 0.0, 0))[1], 4),

@@ -13,7 +13,10 @@ Layout (see FORMATS.md)::
     .work/store.lock              taken briefly around every read-modify-write
 
 Every write is atomic (see `fsutil`); every read-modify-write runs under the store lock, so that
-concurrent `loom` processes never lose each other's changes.  A broken file is reported by name.
+concurrent `loom` processes never lose each other's changes.  A broken file is reported by name;
+a stage record that cannot be read is quarantined by `stages` (see `quarantine`), never written
+over.  A write that fails raises `WriteError` naming the file, except the append of an event that
+reports a change already made: that change stands, and the lost line is noted in `UNLOGGED`.
 """
 
 from __future__ import annotations
@@ -22,9 +25,18 @@ import json
 import os
 import time
 
-from loom_tui.core import frontmatter
+from loom_tui.core import frontmatter, quarantine
 from loom_tui.core.errors import NotFound, StoreError, UsageError
-from loom_tui.core.fsutil import TEMP_SUFFIX, FileLock, atomic_write, fsync_dir, read_text
+from loom_tui.core.fsutil import (
+    TEMP_SUFFIX,
+    FileLock,
+    append_line,
+    atomic_write,
+    fsync_dir,
+    json_line,
+    read_text,
+    write_error,
+)
 from loom_tui.core.model import Record, SessionRecord, StageRecord
 
 TYPE_CHECKING = False
@@ -36,6 +48,10 @@ if TYPE_CHECKING:
     from loom_tui.core.events import Event
 
     R = TypeVar("R", bound=Record)
+
+#: Events that could not be appended by this process (a full disk), as messages naming the file:
+#: the CLI mentions them once as it exits.
+UNLOGGED: list[str] = []
 
 EVENTS_NAME = "events.jsonl"
 EVENTS_ROTATE_BYTES = 8 * 1024 * 1024
@@ -133,7 +149,11 @@ class Store:
 
     def create_layout(self) -> None:
         for sub in SUBDIRS:
-            os.makedirs(os.path.join(self.work_dir, sub), exist_ok=True)
+            path = os.path.join(self.work_dir, sub)
+            try:
+                os.makedirs(path, exist_ok=True)
+            except OSError as exc:
+                raise write_error(path, exc) from None
 
     def rel(self, path: str) -> str:
         """``path`` relative to the project root, for messages."""
@@ -197,35 +217,68 @@ class Store:
         return [os.path.basename(p)[:-3] for p in self._list(self.stages_dir)]
 
     def read_stage(self, stage_id: str) -> StageRecord:
+        """The stage's record; a `StoreError` naming the file and the field when it cannot be
+        read (`stage_or_broken` and `stages` quarantine it instead)."""
         path = self.stage_path(stage_id)
         try:
             record = self._read_record(StageRecord, path)
         except FileNotFoundError:
             known = ", ".join(self.stage_ids()) or "none"
             raise NotFound(f"no stage {stage_id!r} in this plan (stages: {known})") from None
-        if record.id != stage_id:
+        except StoreError as exc:
             raise StoreError(
-                f"{self.rel(path)}: id: the file is named {stage_id!r} but says {record.id!r}"
-            )
+                f"{exc.message} (`loom stage reset {stage_id}` rebuilds it from the plan)"
+            ) from None
         return record
 
+    def stage_or_broken(self, stage_id: str) -> StageRecord:
+        """The stage's record, or its quarantined stand-in when the file cannot be read."""
+        path = self.stage_path(stage_id)
+        try:
+            return self._read_record(StageRecord, path)
+        except FileNotFoundError:
+            return self.read_stage(stage_id)  # raises NotFound
+        except StoreError as exc:
+            return self._quarantined(path, exc.message)
+
     def stages(self, cache: RecordCache | None = None) -> list[StageRecord]:
-        """Every stage, in plan order (from ``cache`` where a file is unchanged: read-only!)."""
+        """Every stage, in plan order (from ``cache`` where a file is unchanged: read-only!).
+
+        A record that cannot be read comes as its quarantined stand-in (see `quarantine`); the
+        plan is read only then, once."""
+        lookup = quarantine.definitions(self)  # reads the plan only when a record is broken
+
+        def parse(path: str, text: str | None) -> StageRecord:
+            try:
+                return self._read_record(StageRecord, path, text)
+            except StoreError as exc:
+                return self._quarantined(path, exc.message, lookup)
+
         records = []
         for path in self._list(self.stages_dir):
             try:
-                if cache is None:
-                    records.append(self._read_record(StageRecord, path))
-                else:
-                    records.append(
-                        cache.load(path, lambda p, t: self._read_record(StageRecord, p, t))
-                    )
+                records.append(parse(path, None) if cache is None else cache.load(path, parse))
             except FileNotFoundError:
                 continue  # removed between listing and reading
+            except OSError as exc:  # the cache could not open it
+                problem = f"{self.rel(path)}: cannot read: {exc.strerror or exc}"
+                records.append(self._quarantined(path, problem, lookup))
         records.sort(key=lambda r: (r.plan_index, r.id))
         return records
 
+    def _quarantined(
+        self,
+        path: str,
+        problem: str,
+        lookup: Callable[[str], StageRecord | None] | None = None,
+    ) -> StageRecord:
+        stage_id = os.path.basename(path)[:-3]
+        definition = (lookup or quarantine.definitions(self))(stage_id)
+        return quarantine.broken_stage(stage_id, problem, definition)
+
     def write_stage(self, record: StageRecord, *, durable: bool = True) -> None:
+        if quarantine.is_broken(record):  # a stand-in is never written over the broken file
+            raise StoreError(f"stage {record.id}: {record.blocked_reason}")
         record.updated_at = time.time()
         body = stage_body(record)
         path = self.stage_path(record.id)
@@ -255,7 +308,10 @@ class Store:
         the record; the changed ones are written (see `atomic_write` for ``durable``)."""
         ids = list(dict.fromkeys(stage_ids))
         with self.lock():
-            fresh = {i: self.read_stage(i) for i in dict.fromkeys([*ids, *context])}
+            fresh = {i: self.read_stage(i) for i in ids}
+            for i in context:  # only read: a quarantined one is a dependency not done
+                if i not in fresh:
+                    fresh[i] = self.stage_or_broken(i)
             changed = [fresh[i] for i in ids if change(fresh[i], fresh)]
             for record in changed:
                 self.write_stage(record, durable=False)
@@ -322,20 +378,26 @@ class Store:
         return [p for p in self._list(self.handoffs_dir) if os.path.basename(p).startswith(prefix)]
 
     # events -----------------------------------------------------------------------------------
-    def append_event(self, event: Event) -> Event:
-        """Append one event to events.jsonl (one `write` with O_APPEND: lines never mix)."""
-        self.append_json(event.to_json())
+    def append_event(self, event: Event, *, strict: bool = False) -> Event:
+        """Append one event to events.jsonl, whole or not at all (see `fsutil.append_line`).
+
+        An event reports a change already made, which a full disk must not undo or turn into a
+        failure (an agent whose `loom stage complete` failed on its log line would be counted as
+        a crash): a line that cannot be written is noted in `UNLOGGED` instead, unless
+        ``strict`` (the scheduler, which pauses on a full disk) asks for the `WriteError`."""
+        try:
+            self.append_json(event.to_json())
+        except OSError as exc:
+            if strict:
+                raise
+            message = str(exc)
+            if message not in UNLOGGED:
+                UNLOGGED.append(message)
         return event
 
     def append_json(self, data: dict[str, object]) -> None:
         """Append one JSON line to events.jsonl; `append_event` is the way for events."""
-        line = (json.dumps(data, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        fd = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            size = os.fstat(fd).st_size
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+        size = append_line(self.events_path, json_line(data))
         if size > EVENTS_ROTATE_BYTES:
             self._rotate_events()
 

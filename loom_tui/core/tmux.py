@@ -123,13 +123,15 @@ def _int(text: str) -> int | None:
 
 def wrap_command(argv: list[str], session_id: str) -> str:
     """The shell command for a session's pane: run ``argv``, then record its exit status in the
-    file named by ``$LOOM_EXIT_FILE`` (written to a temporary name and renamed: never half-read)."""
+    file named by ``$LOOM_EXIT_FILE`` (written to a temporary name and renamed: never half-read;
+    on a full disk the temporary file is removed, and tmux's own exit status is what remains)."""
     script = (
         # tmux's new-window -e cannot set PATH (its global PATH wins): pass it as LOOM_PATH.
         'if [ -n "$LOOM_PATH" ]; then PATH="$LOOM_PATH"; export PATH; fi; '
         '"$@"; code=$?; '
-        'printf "%s\\n" "$code" > "$LOOM_EXIT_FILE.tmp" '
-        '&& mv "$LOOM_EXIT_FILE.tmp" "$LOOM_EXIT_FILE"; '
+        '{ printf "%s\\n" "$code" > "$LOOM_EXIT_FILE.tmp" '
+        '&& mv "$LOOM_EXIT_FILE.tmp" "$LOOM_EXIT_FILE"; } 2>/dev/null '
+        '|| rm -f "$LOOM_EXIT_FILE.tmp"; '
         'exit "$code"'
     )
     return shlex.join(["sh", "-c", script, f"{MARKER_PREFIX}{session_id}", *argv])

@@ -41,6 +41,7 @@ import time
 import uuid
 from typing import Any
 
+from loom_tui.core.fsutil import append_line
 from loom_tui.simagent.claude_io import (
     PRICE_PER_MTOK,
     HookRunner,
@@ -143,11 +144,7 @@ class SimAgent:
                 "attempt": before + 1,
             }
         )
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, (line + "\n").encode())
-        finally:
-            os.close(fd)
+        append_line(path, line)  # whole or not at all (a full disk): tests parse every line
         return before
 
     def record_end(self, how: str) -> None:
@@ -165,12 +162,7 @@ class SimAgent:
                     "how": how,
                 }
             )
-            path = os.path.join(self.store.work_dir, "sim", "ends.jsonl")
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, (line + "\n").encode())
-            finally:
-                os.close(fd)
+            append_line(os.path.join(self.store.work_dir, "sim", "ends.jsonl"), line)
         except Exception:
             pass
 

@@ -7,6 +7,7 @@ check that loom's readers give the same figures on these files as on the real ca
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -85,8 +86,12 @@ class Transcript:
         }
 
     def _append(self, record: dict[str, Any]) -> None:
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, separators=(",", ":")) + "\n")
+        """One whole line or none: on a full disk the line is lost, never torn, and the
+        simulated agent goes on."""
+        from loom_tui.core.fsutil import append_line
+
+        with contextlib.suppress(OSError):
+            append_line(self.path, json.dumps(record, separators=(",", ":")))
 
     def _chain(self, record: dict[str, Any]) -> str:
         uid = str(uuid.uuid4())

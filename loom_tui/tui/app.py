@@ -203,8 +203,11 @@ class LoomApp(App[int]):
         self._deliver(data)
         if event.kind == "scheduler":
             state = str(data.get("state", ""))
-            if state in ("running", "finished", "stuck", "stopped"):
+            if state in ("running", "finished", "stuck", "stopped", "cannot-write"):
+                self.scheduler_detail = str(data.get("detail") or "")
                 self.scheduler_state = state
+            if state == "cannot-write":
+                self.notify(self.scheduler_detail, severity="error", timeout=15)
         if isinstance(event, PlanFinished) or event.needs_attention:
             self._notify_attention(data)
         self._dirty = True

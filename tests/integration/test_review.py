@@ -58,7 +58,13 @@ def test_skip_with_a_reason_retry_with_a_note_and_kill_by_stage(
     make_project: MakeProject,
 ) -> None:
     project = make_project(
-        [sim_stage("a", scenario="stall"), sim_stage("b"), sim_stage("c", ["b"])],
+        # z stalls throughout: the run stays busy, so it is still there for the retry below
+        [
+            sim_stage("a", scenario="stall"),
+            sim_stage("b"),
+            sim_stage("c", ["b"]),
+            sim_stage("z", scenario="stall"),
+        ],
     )
     skipped = project.loom("stage", "skip", "b", "--reason", "done by hand upstream", check=True)
     assert "skipped" in skipped.stdout

@@ -6,6 +6,7 @@ Everything runs for real: child processes are real Python interpreters started w
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -27,11 +28,12 @@ from hypothesis import strategies as st
 
 from loom_tui.core import frontmatter
 from loom_tui.core.config import CONFIG_NAME, ProjectConfig, read_config, write_config
-from loom_tui.core.errors import NotFound, ProjectNotFound, StoreError, UsageError
+from loom_tui.core.errors import NotFound, ProjectNotFound, StoreError, UsageError, WriteError
 from loom_tui.core.events import Notice
 from loom_tui.core.fsutil import TEMP_SUFFIX, FileLock, atomic_write
 from loom_tui.core.model import StageRecord, Status
 from loom_tui.core.project import find_work_dir
+from loom_tui.core.quarantine import BrokenStage
 from loom_tui.core.store import RecordCache, Store
 from tests.conftest import REPO_ROOT, SIGNATURE, RunLoom, make_repo
 
@@ -141,9 +143,10 @@ def test_a_failed_atomic_write_cleans_up_and_keeps_the_old_content(tmp_path: Pat
         atomic_write(str(blocker), "new content")
     assert (blocker / "inside").read_text() == "keep"
     assert temp_files(tmp_path) == []
-    # The directory does not exist: nothing is created.
-    with pytest.raises(FileNotFoundError):
+    # The directory does not exist: nothing is created, and the error names the file.
+    with pytest.raises(WriteError, match=r"^cannot write .*/missing/file\.md: No such file") as e:
         atomic_write(str(tmp_path / "missing" / "file.md"), "x")
+    assert e.value.errno == errno.ENOENT
     assert not (tmp_path / "missing").exists()
     # Data that cannot be encoded never reaches the disk.
     target = tmp_path / "kept.md"
@@ -543,37 +546,117 @@ def test_a_corrupted_stage_file_is_reported_by_file_and_field(project: Path, nam
     _corrupt(project, name)
     store = Store(str(project / ".work"))
     expected = CORRUPTIONS[name][1]
-    for read in (lambda: store.read_stage("counter"), store.stages):
-        with pytest.raises(StoreError) as info:
-            read()
-        message = str(info.value)
-        assert message.startswith(".work/stages/counter.md"), message
-        for part in expected:
-            assert part in message
-        assert "\n" not in message
+    with pytest.raises(StoreError) as info:
+        store.read_stage("counter")
+    message = str(info.value)
+    assert message.startswith(".work/stages/counter.md"), message
+    for part in [*expected, "`loom stage reset counter` rebuilds it from the plan"]:
+        assert part in message
+    assert "\n" not in message
     # The healthy stages still read on their own.
     assert store.read_stage("scaffold").status is Status.QUEUED
 
 
 @pytest.mark.parametrize("name", list(CORRUPTIONS))
-@pytest.mark.parametrize(
-    "args", [("status",), ("status", "--json"), ("stage", "hold", "counter")], ids=" ".join
-)
-def test_the_cli_reports_a_corrupted_stage_file_in_one_line(
-    project: Path, loom: RunLoom, name: str, args: tuple[str, ...]
+def test_a_corrupted_stage_file_is_quarantined_in_the_list_of_stages(
+    project: Path, name: str
+) -> None:
+    """`stages()` lists every stage: the broken one blocked, where the plan puts it, with its
+    dependencies from the plan, a reason naming the file and the field, and no retry."""
+    path = _corrupt(project, name)
+    before = path.read_bytes()
+    store = Store(str(project / ".work"))
+    for cache in (None, RecordCache()):
+        stages = store.stages(cache)
+        assert [s.id for s in stages] == SAMPLE_ORDER
+        broken = stages[SAMPLE_ORDER.index("counter")]
+        assert isinstance(broken, BrokenStage)
+        assert broken.status is Status.BLOCKED
+        assert broken.next_retry_at is None
+        assert broken.dependencies == ["scaffold"]
+        assert broken.name == "Counter"
+        assert broken.failure is not None and broken.failure["kind"] == "unreadable-record"
+        assert broken.problem.startswith(".work/stages/counter.md")
+        reason = broken.blocked_reason or ""
+        for part in [*CORRUPTIONS[name][1], ".work/stages/counter.md", "loom stage reset counter"]:
+            assert part in reason, reason
+        assert not broken.done
+        assert not any(isinstance(s, BrokenStage) for s in stages if s.id != "counter")
+    with pytest.raises(StoreError, match="rebuilds it from the plan"):
+        store.write_stage(broken)  # a stand-in is never written over the file
+    assert path.read_bytes() == before
+
+
+def test_a_quarantined_stage_without_a_plan_definition_sorts_last(project: Path) -> None:
+    _corrupt(project, "garbage")
+    (project / "doc" / "plans" / "PLAN-0001-wordcount.md").unlink()
+    stages = Store(str(project / ".work")).stages()
+    assert [s.id for s in stages] == [i for i in SAMPLE_ORDER if i != "counter"] + ["counter"]
+    assert stages[-1].dependencies == [] and stages[-1].status is Status.BLOCKED
+
+
+@pytest.mark.parametrize("name", list(CORRUPTIONS))
+def test_stage_commands_on_a_corrupted_stage_say_what_is_wrong_in_one_line(
+    project: Path, loom: RunLoom, name: str
 ) -> None:
     path = _corrupt(project, name)
     before = path.read_bytes()
-    proc = loom(*args)
+    proc = loom("stage", "hold", "counter")
     assert proc.returncode == 1, proc
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("loom: .work/stages/counter.md"), lines[0]
-    for part in CORRUPTIONS[name][1]:
+    for part in [*CORRUPTIONS[name][1], "loom stage reset counter"]:
         assert part in lines[0]
     assert proc.stdout == ""
     assert path.read_bytes() == before  # nothing was written over the broken file
+
+
+@pytest.mark.parametrize("name", ["never closed", "retry_count a string", "id mismatch"])
+def test_status_lists_every_stage_and_marks_the_corrupted_one(
+    project: Path, loom: RunLoom, name: str
+) -> None:
+    path = _corrupt(project, name)
+    before = path.read_bytes()
+    proc = loom("status", "--json")
+    assert proc.returncode == 0, proc
+    data = json.loads(proc.stdout)
+    assert [s["id"] for s in data["stages"]] == SAMPLE_ORDER
+    by_id = {s["id"]: s for s in data["stages"]}
+    assert by_id["counter"]["status"] == "blocked"
+    assert by_id["counter"]["record_error"].startswith(".work/stages/counter.md")
+    for part in CORRUPTIONS[name][1]:
+        assert part in by_id["counter"]["record_error"]
+    assert by_id["counter"]["dependencies"] == ["scaffold"]
+    assert all(s["record_error"] is None for i, s in by_id.items() if i != "counter")
+    plain = loom("status")
+    assert plain.returncode == 0, plain
+    rows = {line.split()[0]: line for line in plain.stdout.splitlines()[2:]}
+    assert list(rows) == SAMPLE_ORDER
+    assert "blocked" in rows["counter"] and "unreadable" in rows["counter"]
+    assert "unreadable" not in rows["scaffold"]
+    assert path.read_bytes() == before
+
+
+def test_the_other_stages_commands_work_beside_a_corrupted_one(
+    project: Path, loom: RunLoom
+) -> None:
+    """hold, skip (which reads the whole plan) and retry (which reads the dependencies) of
+    other stages go through; the broken file is left as it is."""
+    path = _corrupt(project, "never closed")
+    before = path.read_bytes()
+    assert loom("stage", "hold", "scaffold").returncode == 0
+    assert loom("stage", "release", "scaffold").returncode == 0
+    skipped = loom("stage", "skip", "scaffold")
+    assert skipped.returncode == 0, skipped
+    assert loom("stage", "block", "cli", "by hand").returncode == 0
+    retried = loom("stage", "retry", "cli")
+    assert retried.returncode == 0, retried
+    assert "waiting for its dependencies" in retried.stdout
+    store = Store(str(project / ".work"))
+    assert store.read_stage("tokenizer").status is Status.QUEUED  # promoted by the skip
+    assert path.read_bytes() == before
 
 
 def test_a_stage_file_that_cannot_be_decoded_is_reported(project: Path, loom: RunLoom) -> None:
@@ -583,6 +666,9 @@ def test_a_stage_file_that_cannot_be_decoded_is_reported(project: Path, loom: Ru
     with pytest.raises(StoreError, match=r"^\.work/stages/counter\.md: cannot read"):
         store.read_stage("counter")
     proc = loom("status")
+    assert proc.returncode == 0, proc
+    assert "unreadable" in proc.stdout
+    proc = loom("stage", "hold", "counter")
     assert proc.returncode == 1
     assert proc.stderr.startswith("loom: .work/stages/counter.md: cannot read")
     assert "Traceback" not in proc.stderr
@@ -671,8 +757,11 @@ def test_a_record_cache_rereads_only_changed_files(tmp_path: Path) -> None:
         assert alpha.retry_count == n
         assert beta is second[1]
     Path(store.stage_path("beta")).write_text("garbage")
-    with pytest.raises(StoreError, match=r"^\.work/stages/beta\.md:1:"):
-        store.stages(cache)
+    alpha, beta = store.stages(cache)
+    assert isinstance(beta, BrokenStage) and beta.problem.startswith(".work/stages/beta.md:1:")
+    assert store.stages(cache)[1] is beta  # quarantined once per version of the file
+    store.write_stage(StageRecord(id="beta", name="Beta", status="queued", plan_index=1))
+    assert not isinstance(store.stages(cache)[1], BrokenStage)  # repaired: read again
 
 
 # --------------------------------------------------------------------------------------------------

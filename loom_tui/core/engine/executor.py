@@ -9,7 +9,8 @@ The work is done by small step objects, one per concern: `SessionSteps`, `StageS
 `MergeSteps` and `Starter`.  Commands run in a thread each (they block on files, git and tmux);
 the starts of one decision run together.  A command that fails is reported once, and its stage
 cools down (1 s, 2 s, 4 s … up to a minute) before `decide` may ask again: a failure never turns
-into a tight loop of one error.
+into a tight loop of one error.  A write that fails on a full disk counts against no stage: it
+pauses the whole run (`write_health`).
 """
 
 from __future__ import annotations
@@ -52,8 +53,10 @@ from loom_tui.core.engine.stage_steps import StageSteps
 from loom_tui.core.engine.starts import SetupFailed, Starter
 from loom_tui.core.engine.supervision_steps import SupervisionSteps
 from loom_tui.core.engine.world import Settings, World
+from loom_tui.core.engine.write_health import WriteHealth
 from loom_tui.core.errors import LoomError
 from loom_tui.core.events import Event, Notice, SchedulerError
+from loom_tui.core.fsutil import append_line
 from loom_tui.core.store import Store
 
 IO = Callable[..., Awaitable[Any]]
@@ -85,6 +88,8 @@ class Executor:
         self.cooldowns: dict[str, float] = {}
         #: stage id -> (failures in a row, the last error)
         self.failures: dict[str, tuple[int, str]] = {}
+        #: whether `.work/` can be written: a full disk is the run's condition, not a stage's
+        self.write_health = WriteHealth(store.work_dir)
         self.sessions = SessionSteps(store, panes, observer, book, settings, clock)
         self.stages = StageSteps(store, panes, clock)
         self.supervision = SupervisionSteps(store, panes, clock)
@@ -158,11 +163,16 @@ class Executor:
         try:
             events: list[Event] = await self.io(handler, command, world)
         except Exception as exc:
-            return [self._failed(command, exc)]
+            return self._failed(command, exc)
         self.failures.pop(command.stage, None)
         return events
 
-    def _failed(self, command: Command, exc: Exception) -> Event:
+    def _failed(self, command: Command, exc: Exception) -> list[Event]:
+        if self.write_health.hit(exc, self.clock()):
+            # The disk, not the stage: no failure counted, no retry spent; the scheduler pauses
+            # and says so once.  The short cool-down only keeps this pass from asking again.
+            self.cooldowns[command.stage] = self.clock() + 1.0
+            return []
         message = exc.message if isinstance(exc, LoomError) else f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, LoomError):
             self.store_log("".join(traceback.format_exception(exc)))
@@ -172,13 +182,15 @@ class Executor:
         self.failures[command.stage] = (count, message)
         self.cooldowns[command.stage] = self.clock() + min(COOLDOWN_MAX, 2.0 ** (count - 1))
         what = type(command).__name__
-        return SchedulerError(stage=command.stage, message=f"{what} failed: {message}")
+        return [SchedulerError(stage=command.stage, message=f"{what} failed: {message}")]
 
     def store_log(self, text: str) -> None:
         try:
             os.makedirs(self.store.logs_dir, exist_ok=True)
-            with open(os.path.join(self.store.logs_dir, "scheduler.log"), "a") as fh:
-                fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text.rstrip()}\n")
+            append_line(
+                os.path.join(self.store.logs_dir, "scheduler.log"),
+                f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text.rstrip()}",
+            )
         except OSError:
             pass
 

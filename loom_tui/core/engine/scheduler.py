@@ -10,6 +10,11 @@ towards the plan in passes.  A pass
 3. calls `decide(world)` and has the `Executor` carry out its commands, again and again on the
    world they left, until `decide` asks for nothing more.
 
+When `.work/` cannot be written (a full disk), the run pauses as a whole rather than blaming the
+stage whose write failed: no pass is made (so nothing starts) until a probe write goes through,
+which is said once each way (`write_health`).  Stage records that cannot be read are quarantined:
+each blocks its own stage only (`quarantine`).
+
 A pass runs when something changes — `.work/` is watched through inotify (watchfiles), so a
 `loom stage complete` or an agent's exit is seen within milliseconds — when a deadline that `decide`
 named comes (a retry, a handoff timeout), and at least once per tick.  Nothing blocks the event
@@ -45,7 +50,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from loom_tui.core import git
+from loom_tui.core import git, quarantine
 from loom_tui.core.agents import AgentBackend, get_backend
 from loom_tui.core.agents.claude_code import trusted_folders
 from loom_tui.core.config import ProjectConfig
@@ -67,6 +72,7 @@ from loom_tui.core.events import (
 )
 from loom_tui.core.fsutil import FileLock, arm_kill_at_write
 from loom_tui.core.model import Record, SessionRecord, StageRecord
+from loom_tui.core.quarantine import BrokenStage
 from loom_tui.core.store import RecordCache, Store
 from loom_tui.core.tmux import Tmux
 
@@ -82,6 +88,8 @@ IO_THREADS = 32
 PASS_BACKOFF_MAX = 60.0
 #: Passes in a row that fail before a headless run gives up (after 1+2+4+8+16 ticks of waiting).
 PASS_FAILURES_LIMIT = 6
+#: The scheduler's state while `.work/` cannot be written (a full disk): nothing starts.
+CANNOT_WRITE = "cannot-write"
 
 
 class SchedulerOptions:
@@ -160,6 +168,7 @@ class Scheduler:
             clock=clock,
         )
         self.state = "idle"
+        self._state_before_pause = "running"
         self.finished: PlanFinished | None = None
         self._listeners: list[Listener] = []
         self._wake = asyncio.Event()
@@ -167,6 +176,8 @@ class Scheduler:
         self._lock = FileLock(store.scheduler_lock_path, blocking=False)
         self._stage_cache = RecordCache()
         self._session_cache = RecordCache()
+        #: stage id -> the problem of its record, for the stages quarantined (said once each)
+        self._quarantined: dict[str, str] = {}
         self._urgent = True
         self._last_pass = 0.0
         self._next_deadline: float | None = None
@@ -203,9 +214,10 @@ class Scheduler:
             except Exception as exc:  # a face's bug must not stop the run
                 self._log_error(f"event listener failed: {exc!r}")
         try:
-            self.store.append_event(event)
+            self.store.append_event(event, strict=True)
         except OSError as exc:
-            self._log_error(f"cannot append to events.jsonl: {exc}")
+            if not self.executor.write_health.hit(exc, self.clock()):
+                self._log_error(f"cannot append to events.jsonl: {exc}")
 
     def _log_error(self, message: str) -> None:
         self.executor.store_log(message)
@@ -235,8 +247,9 @@ class Scheduler:
             )
         fd = self._lock.fd
         assert fd is not None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        with contextlib.suppress(OSError):  # the pid is for people; the flock is the lock
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
 
     async def run(self) -> int:
         """Run until stopped (or, with ``exit_when_done``, until the plan finishes or is stuck).
@@ -255,15 +268,9 @@ class Scheduler:
         try:
             while not self._stop.is_set():
                 self._urgent = False
-                try:
-                    await self.reconcile()
-                except LoomError as exc:
-                    self._pass_failed(exc.message)
-                except Exception as exc:  # keep running: one bad pass must not stop the plan
-                    self._log_error(f"pass failed: {exc!r}")
-                    self._pass_failed(f"{type(exc).__name__}: {exc}")
-                else:
-                    self._pass_went_through()
+                if await self._writable():
+                    await self._pass()
+                self._say_if_paused()
                 self._last_pass = time.time()
                 if self.options.exit_when_done and self.finished is not None:
                     self.book.stale = True  # one more look: record the panes that died meanwhile
@@ -320,6 +327,42 @@ class Scheduler:
         except Exception as exc:  # the run's outcome stands; the server is only left behind
             self._log_error(f"could not end the tmux server: {exc!r}")
 
+    async def _pass(self) -> None:
+        health = self.executor.write_health
+        try:
+            await self.reconcile()
+        except Exception as exc:
+            if health.hit(exc, self.clock()):
+                return  # said once (the cannot-write state); no pass failure is counted
+            if isinstance(exc, LoomError):
+                self._pass_failed(exc.message)
+            else:  # keep running: one bad pass must not stop the plan
+                self._log_error(f"pass failed: {exc!r}")
+                self._pass_failed(f"{type(exc).__name__}: {exc}")
+        else:
+            self._pass_went_through()
+
+    def _say_if_paused(self) -> None:
+        """Once per outage: the state that says `.work/` cannot be written, and why."""
+        problem = self.executor.write_health.problem
+        if problem is not None and self.state != CANNOT_WRITE:
+            self._state_before_pause = self.state
+            self._set_state(CANNOT_WRITE, f"{problem}; no new work starts until it can write again")
+
+    async def _writable(self) -> bool:
+        """Whether to make a pass: yes, unless `.work/` could not be written and a probe says it
+        still cannot (see `write_health`).  Says so when writing works again."""
+        health = self.executor.write_health
+        if health.problem is None:
+            return True
+        since = health.since
+        if not health.due(self.clock()) or not await self._io(health.probe, self.clock()):
+            return False
+        self._set_state(self._state_before_pause)
+        paused = f" after {self.clock() - since:.0f} s" if since is not None else ""
+        self.emit(Notice(message=f"can write .work/ again{paused}: the run goes on"))
+        return True
+
     async def _sleep(self) -> None:
         """Until the next pass is due: something changed, a deadline came, or a tick went by
         (after failed passes: their back-off went by)."""
@@ -372,6 +415,8 @@ class Scheduler:
             if not decision.commands:
                 break
             await self.executor.execute(decision.commands, world, self._emit_all)
+            if self.executor.write_health.problem is not None:
+                break  # every next step would fail the same way: pause (see `_pass`)
         else:
             self._log_error(f"a pass took {MAX_STEPS} decisions: {decision!r}")
         assert decision is not None
@@ -385,9 +430,22 @@ class Scheduler:
             sessions = {s.id: s for s in self.store.sessions(self._session_cache)}
             return stages, sessions
 
-        return await self._io(read)
+        stages, sessions = await self._io(read)
+        self._announce_quarantined(stages)
+        return stages, sessions
+
+    def _announce_quarantined(self, stages: dict[str, StageRecord]) -> None:
+        """Say once per broken version of a record that its stage is quarantined."""
+        broken = {s.id: s.problem for s in stages.values() if isinstance(s, BrokenStage)}
+        for stage_id, problem in broken.items():
+            if self._quarantined.get(stage_id) != problem:
+                self.emit(
+                    SchedulerError(stage=stage_id, message=quarantine.reason(stage_id, problem))
+                )
+        self._quarantined = broken
 
     def _world(self, stages: dict[str, StageRecord], sessions: dict[str, SessionRecord]) -> World:
+        sessions = quarantine.world_sessions(stages, sessions)
         live = [s for s in sessions.values() if s.live]
         exits = {}
         for session in live:

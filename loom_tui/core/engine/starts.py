@@ -41,7 +41,7 @@ from loom_tui.core.tmux import PaneInfo, WindowSpec
 IO = Callable[..., Awaitable[Any]]
 SETUP_TAIL_LINES = 10
 Emit = Callable[[list[Event]], None]
-Failed = Callable[[StartSession, Exception], Event]
+Failed = Callable[[StartSession, Exception], list[Event]]
 
 
 class SetupFailed(LoomError):
@@ -113,7 +113,7 @@ class Starter:
         )
         for command, result in zip(commands, results, strict=True):
             if isinstance(result, Exception):
-                emit([failed(command, result)])
+                emit(failed(command, result))
             elif isinstance(result, BaseException):
                 raise result
             else:
@@ -127,7 +127,7 @@ class Starter:
         ready: list[tuple[_Start, WindowSpec]] = []
         for start, spec in zip(begun, launched, strict=True):
             if isinstance(spec, Exception):  # the stage cools down; decide ends the session
-                emit([failed(start.cmd, spec)])
+                emit(failed(start.cmd, spec))
             elif isinstance(spec, BaseException):
                 raise spec
             else:

@@ -14,6 +14,7 @@ SCHEDULER_MARKS = {
     "idle": ("○", "header--muted", "scheduler idle"),
     "finished": ("✓", "header--ok", "plan complete"),
     "stuck": ("!", "header--bad", "stuck"),
+    "cannot-write": ("!", "header--bad", "cannot write .work/"),
     "stopped": ("■", "header--muted", "scheduler stopped"),
     "failed": ("✗", "header--bad", "scheduler failed"),
     "read-only": ("◌", "header--warn", "read-only"),
