@@ -45,15 +45,42 @@ def complete_stage_ids(
     help="The TUI's theme: loom-dark, loom-light, loom-high-contrast, or one of yours "
     "(~/.config/loom/themes/*.yaml).",
 )
+@click.option(
+    "--agent",
+    type=click.Choice(["claude", "sim"]),
+    default=None,
+    help="Without a command: as `loom run --agent`.",
+)
+@click.option(
+    "-p",
+    "--max-parallel",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Without a command: as `loom run -p`.",
+)
+@click.option("--headless", is_flag=True, help="Without a command: as `loom run --headless`.")
 @click.version_option(__version__, "-V", "--version", prog_name="loom")
 @click.pass_context
-def cli(ctx: click.Context, work_dir: str | None, theme: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    work_dir: str | None,
+    theme: str | None,
+    agent: str | None,
+    max_parallel: int | None,
+    headless: bool,
+) -> None:
     """loom: run a plan of dependent stages with Claude Code agents, each in its own git
     worktree and tmux pane, with context measured and handoffs enforced.
 
-    Without a command, opens the TUI on the project (the same as `loom run`)."""
+    Without a command, opens the TUI on the project: `loom [--agent sim] [-p N] [--headless]` is
+    the same as `loom run` with those options."""
     ctx.ensure_object(dict)
     ctx.obj["work_dir"] = work_dir
     ctx.obj["theme"] = theme
     if ctx.invoked_subcommand is None:
-        ctx.invoke(cli.commands["run"])
+        ctx.invoke(cli.commands["run"], agent=agent, max_parallel=max_parallel, headless=headless)
+    elif agent is not None or max_parallel is not None or headless:
+        raise click.UsageError(
+            "--agent, -p and --headless before a command are `loom run`'s: "
+            "give them after `run` (for example `loom run --agent sim`)"
+        )

@@ -46,6 +46,8 @@ class Snapshot:
     sessions: tuple[SessionRecord, ...]
     taken_at: float
     error: str | None = None
+    #: the project's `auto_merge`: without it a completed stage waits for a person's merge
+    auto_merge: bool = True
     by_id: dict[str, StageRecord] = field(default_factory=dict, compare=False)
     handoffs: dict[str, tuple[HandoffInfo, ...]] = field(default_factory=dict, compare=False)
 
@@ -97,8 +99,16 @@ class Snapshot:
             sessions=len(chosen),
         )
 
+    @property
+    def to_merge(self) -> int:
+        """Completed stages that wait for a person to merge them (auto-merge is off)."""
+        return sum(1 for s in self.stages if self._waits_for_merge(s))
+
+    def _waits_for_merge(self, stage: StageRecord) -> bool:
+        return not self.auto_merge and stage.status is Status.COMPLETED and not stage.merged
+
     def needing_attention(self) -> list[StageRecord]:
-        return [s for s in self.stages if s.attention is not None]
+        return [s for s in self.stages if s.attention is not None or self._waits_for_merge(s)]
 
     def graph(self) -> dict[str, list[str]]:
         return {s.id: list(s.dependencies) for s in self.stages}
@@ -167,6 +177,7 @@ def read_snapshot(
         sessions=sessions,
         taken_at=time.time() if clock is None else clock,
         error=error,
+        auto_merge=config.auto_merge if config else True,
         by_id={s.id: s for s in stages},
         handoffs=handoffs,
     )

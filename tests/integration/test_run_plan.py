@@ -204,3 +204,14 @@ def test_merge_waits_for_uncommitted_changes_in_the_users_checkout(
     runner.wait(timeout=60)
     assert runner.returncode == 0
     assert "Written by stage a." in (project.root / "README.md").read_text()
+
+
+def test_bare_loom_takes_run_options(make_project: MakeProject) -> None:
+    """`loom` is `loom run`, so `loom --agent sim --headless` runs the plan; the same options
+    before another command are refused with a hint rather than ignored."""
+    project = make_project([sim_stage("a")])
+    result = project.loom("--agent", "sim", "-p", "2", "--headless", timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert project.stage("a").status is Status.COMPLETED
+    refused = project.loom("--agent", "sim", "status")
+    assert refused.returncode == 2 and "loom run --agent sim" in refused.stderr

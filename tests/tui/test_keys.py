@@ -443,6 +443,25 @@ async def test_n_stops_at_a_stalled_stage_and_at_one_that_needs_review(
     assert seen == ["counter", "docs"]
 
 
+async def test_n_stops_at_a_completed_stage_that_waits_for_a_merge_without_auto_merge(
+    make_app: AppFactory, tui_project: TuiProject
+) -> None:
+    from loom_tui.core.config import read_config, write_config
+
+    config = read_config(tui_project.fresh().work_dir)
+    config.settings["auto_merge"] = False
+    write_config(tui_project.fresh().work_dir, config)
+    tui_project.set_stage("counter", status=Status.QUEUED, blocked_reason=None)
+    tui_project.set_stage("docs", status=Status.COMPLETED, merged=False)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.selected_stage == "docs"
+        assert "1 to merge (m)" in screen_text(app)
+
+
 async def test_n_with_nothing_needing_attention_says_so(
     make_app: AppFactory, tui_project: TuiProject
 ) -> None:

@@ -77,9 +77,13 @@ class LoomHeader(Widget):
                 f" · {snap.blocked} blocked",
                 style("header--bad" if snap.blocked else "header--count"),
             )
+            if snap.to_merge:
+                middle.append(f" · {snap.to_merge} to merge (m)", style("header--warn"))
         icon, klass, label = SCHEDULER_MARKS.get(
             self.scheduler_state, ("?", "header--muted", self.scheduler_state)
         )
+        if self.scheduler_state == "finished" and snap is not None and snap.to_merge:
+            icon, klass, label = "◌", "header--warn", "stages complete, not merged"
         right = Text(
             f"{icon} {label}" + (f": {one_line(self.detail)}" if self.detail else "") + " ",
             style(klass),
