@@ -553,9 +553,27 @@ async def test_v_opens_the_newest_handoff(make_app: AppFactory) -> None:
         assert "tokenizer-handoff-001.md (1 of 1)" in text
         assert "Handoff 001 — stage tokenizer (Tokenizer)" in text
         assert "Strip leading and trailing apostrophes." in text
+        await pilot.press("right")  # the newest: it stays, never wraps round to the oldest
+        await settle(app, pilot)
+        assert "this is the newest handoff" in notices(app)
+        assert "tokenizer-handoff-001.md (1 of 1)" in screen_text(app)
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
+
+
+async def test_the_detail_panel_numbers_sessions_by_their_order_after_a_reset(
+    make_app: AppFactory, tui_project: TuiProject
+) -> None:
+    live = next(s for s in tui_project.fresh().sessions() if s.stage_id == "tokenizer" and s.live)
+    tui_project.set_session(live.id, generation=1)  # a reset starts generations from 1 again
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        await select(app, pilot, "tokenizer")
+        text = screen_text(app)
+    assert "session  2/2" in text
+    assert "session  1/2" not in text
 
 
 async def test_v_on_a_stage_without_handoffs_says_so(make_app: AppFactory) -> None:

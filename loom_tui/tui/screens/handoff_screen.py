@@ -90,6 +90,16 @@ class HandoffScreen(Screen[None]):
         body.update(block(markdown))
 
     def action_step(self, delta: int) -> None:
-        if self.paths:
-            self.index = (self.index + delta) % len(self.paths)
-            self._load()
+        """To the older or newer handoff; at either end it stays (and says so) rather than
+        wrapping round, which made the newest look like it was followed by the oldest."""
+        if not self.paths:
+            return
+        index = self.index + delta
+        if not 0 <= index < len(self.paths):
+            self.notify(
+                "this is the newest handoff" if delta > 0 else "this is the oldest handoff",
+                timeout=2,
+            )
+            return
+        self.index = index
+        self._load()

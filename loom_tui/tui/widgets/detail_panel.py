@@ -210,12 +210,13 @@ class DetailPanel(ScrollView, can_focus=False):
         sessions = snap.sessions_of(stage.id)
         if session is not None:
             info = Text("session  ", label)
+            # its place among the stage's sessions (a reset starts generations again from 1)
+            ordered = sorted(sessions, key=lambda s: s.started_at or 0.0)
+            place = next((i for i, s in enumerate(ordered, 1) if s.id == session.id), 0)
             if self.verbose:
-                info.append(f"{session.generation} of {len(sessions)} · {describe_state(session)}")
+                info.append(f"{place} of {len(sessions)} · {describe_state(session)}")
             else:
-                info.append(
-                    f"{session.generation}/{len(sessions)} · {describe_state(session, short=True)}"
-                )
+                info.append(f"{place}/{len(sessions)} · {describe_state(session, short=True)}")
             parts.append(info)
             window = Text("window   ", label)
             window.append(
