@@ -350,6 +350,47 @@ def run_state(project: Project) -> tuple[Any, ...]:
     return stages, sessions, refs, trees, handoffs, panes
 
 
+def kill_after_every_write(
+    project: Project,
+) -> tuple[subprocess.CompletedProcess[str], Counter[int], set[object]]:
+    """Run the plan with the scheduler killing itself after its Nth write, restarting it until
+    one exits by itself (the walk of N is explained in the test below).  Returns that last run,
+    the kills by N, and the states the run was seen in."""
+    env = {**project.env}
+    seen: set[object] = {run_state(project)}
+    n = 1
+    trace = project.root.parent / "restarts.log"  # each restart's N and where it left the run
+    kills_at: Counter[int] = Counter()
+    for restart in range(MAX_RESTARTS):
+        env[KILL_AT_WRITE] = str(n)
+        result = subprocess.run(
+            [LOOM, "run", "--headless", "--agent", "sim"],
+            cwd=project.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=DEFAULT_TIMEOUT,
+            check=False,
+        )
+        if result.returncode != -9:
+            return result, kills_at, seen
+        kills_at[n] += 1
+        state = run_state(project)
+        new = state not in seen
+        with trace.open("a") as fh:
+            statuses = " ".join(f"{s.id}:{s.status.value}" for s in project.store.stages())
+            fh.write(f"{restart} N={n} {'new' if new else 'seen'} {statuses}\n")
+        if new:
+            seen.add(state)
+            n = 1
+        else:
+            n += 1
+    raise AssertionError(
+        f"still not finished after {MAX_RESTARTS} restarts (kills by N: {dict(kills_at)})\n"
+        + describe(project)
+    )
+
+
 @pytest.mark.slow
 def test_a_scheduler_killed_after_every_write_still_finishes_the_plan(
     make_project: MakeProject,
@@ -366,43 +407,8 @@ def test_a_scheduler_killed_after_every_write_still_finishes_the_plan(
     killed after each write in turn up to the first write that leads somewhere new: every write
     boundary of the run is a kill point."""
     project = make_project(boundary_plan())
-    env = {**project.env}
     t0 = time.monotonic()
-    seen = {run_state(project)}
-    n = 1
-    trace = project.root.parent / "restarts.log"  # each restart's N and where it left the run
-    kills_at: Counter[int] = Counter()
-    result: subprocess.CompletedProcess[str] | None = None
-    for restart in range(MAX_RESTARTS):
-        env[KILL_AT_WRITE] = str(n)
-        result = subprocess.run(
-            [LOOM, "run", "--headless", "--agent", "sim"],
-            cwd=project.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=DEFAULT_TIMEOUT,
-            check=False,
-        )
-        if result.returncode != -9:
-            break
-        kills_at[n] += 1
-        state = run_state(project)
-        new = state not in seen
-        with trace.open("a") as fh:
-            statuses = " ".join(f"{s.id}:{s.status.value}" for s in project.store.stages())
-            fh.write(f"{restart} N={n} {'new' if new else 'seen'} {statuses}\n")
-        if new:
-            seen.add(state)
-            n = 1
-        else:
-            n += 1
-    else:
-        raise AssertionError(
-            f"still not finished after {MAX_RESTARTS} restarts (kills by N: {dict(kills_at)})\n"
-            + describe(project)
-        )
-    assert result is not None
+    result, kills_at, seen = kill_after_every_write(project)
     took = time.monotonic() - t0
     kills = sum(kills_at.values())
     note(

@@ -16,7 +16,7 @@ import pytest
 
 from loom_tui.core.model import Status
 from tests.integration.conftest import MakeProject
-from tests.integration.engine import DEFAULT_TIMEOUT, LOOM, sim_stage
+from tests.integration.engine import sim_stage
 
 FILES = {"README.md": "# conflict demo\n"}
 
@@ -112,33 +112,11 @@ def test_a_scheduler_killed_after_every_write_still_resolves_and_merges(
     """The kill-at-every-write loop of `test_kill_storm` on a conflict: every write boundary of
     the conflict, the resolver's queueing and start, and its merge is a kill point, and the run
     still ends with both stages merged and the conflict resolved by one resolver session."""
-    from tests.integration.test_kill_storm import KILL_AT_WRITE, MAX_RESTARTS, describe, run_state
+    from tests.integration.test_kill_storm import describe, kill_after_every_write
 
     project = make_project(conflicting()[:2], files=FILES)
-    env = {**project.env}
-    seen = {run_state(project)}
-    n, kills = 1, 0
-    result: subprocess.CompletedProcess[str] | None = None
-    for _restart in range(MAX_RESTARTS):
-        env[KILL_AT_WRITE] = str(n)
-        result = subprocess.run(
-            [LOOM, "run", "--headless", "--agent", "sim"],
-            cwd=project.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=DEFAULT_TIMEOUT,
-            check=False,
-        )
-        if result.returncode != -9:
-            break
-        kills += 1
-        state = run_state(project)
-        if state not in seen:
-            seen.add(state)
-            n = 1
-        else:
-            n += 1
+    result, kills_at, _seen = kill_after_every_write(project)
+    kills = sum(kills_at.values())
     assert result is not None and result.returncode == 0, (
         f"after {kills} kills: {result and result.stdout}\n" + describe(project)
     )
