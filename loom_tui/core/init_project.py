@@ -69,6 +69,7 @@ def stage_record(plan: Plan, index: int) -> StageRecord:
         wiring=[w.model_dump(exclude_none=True) for w in spec.wiring],
         model=_model(spec),
         agent=spec.agent,
+        reasoning_effort=spec.reasoning_effort,
         skills=list(spec.skills),
         max_retries=spec.max_retries,
         stall_seconds=spec.stall_seconds or plan.spec.stall_seconds,

@@ -277,6 +277,8 @@ class StageRecord(Record):
         _Field("wiring", "list", []),
         _Field("model", "str", "opus"),
         _Field("agent", "str?", None),
+        #: Claude Code's effort level for the stage's sessions (``--effort``), or its default
+        _Field("reasoning_effort", "str?", None),
         _Field("skills", "strs", []),
         _Field("max_retries", "int", 3),
         _Field("sandbox", "dict?", None),
@@ -352,6 +354,7 @@ class StageRecord(Record):
     wiring: list[object]
     model: str
     agent: str | None
+    reasoning_effort: str | None
     skills: list[str]
     max_retries: int
     sandbox: dict[str, object] | None

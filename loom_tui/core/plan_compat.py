@@ -22,7 +22,6 @@ PLAN_KEYS = (
 #: stage-level keys accepted with no effect
 STAGE_KEYS = (
     "parallel_group",
-    "reasoning_effort",
     "implementers",
     "subagent_timeout_secs",
     "auto_merge",

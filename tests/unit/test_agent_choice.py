@@ -212,3 +212,28 @@ def test_a_resolver_session_runs_as_the_senior_engineer_once_installed(tmp_path:
     assert session_agent(resolving, str(tmp_path), env) == "senior-software-engineer"
     resolving.resolving = False
     assert session_agent(resolving, str(tmp_path), env) == "code-reviewer"
+
+
+# --------------------------------------------------------------------------------------------------
+# The original's `reasoning_effort:` key is Claude Code's --effort
+
+
+def test_reasoning_effort_reaches_claude_codes_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("LOOM_CLAUDE_BIN", "/usr/bin/claude")
+    store = Store(str(tmp_path / ".work"))
+    store.create_layout()
+    store.write_stage(record("reasoning_effort: xhigh"))
+    alpha = store.read_stage("alpha")  # through the stage record's file
+    assert alpha.reasoning_effort == "xhigh"
+    argv = ClaudeBackend().launch(launch_context(tmp_path, alpha)).argv
+    assert argv[argv.index("--effort") + 1] == "xhigh"
+    assert argv.index("--effort") < len(argv) - 2  # before the prompt
+
+
+def test_without_reasoning_effort_the_users_default_effort_stands() -> None:
+    assert record().reasoning_effort is None
+    argv = claude_code.launch_argv("claude", "sid", "opus", "/s.json", "/sig.md")
+    assert "--effort" not in argv

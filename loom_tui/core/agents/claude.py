@@ -40,6 +40,7 @@ class ClaudeBackend:
             ctx.settings_path,
             ctx.signal_path,
             agent=session_agent(ctx.stage, ctx.worktree),
+            effort=ctx.stage.reasoning_effort,
         )
         env = base_env(ctx)
         env.update(claude_code.ENV)

@@ -43,11 +43,15 @@ def launch_argv(
     settings_path: str,
     signal_path: str,
     agent: str | None = None,
+    effort: str | None = None,
 ) -> list[str]:
     """The command line of a stage session.
 
     The prompt is the last argument and no option that takes several values comes before it
     (those swallow a positional prompt, and then nothing is submitted).
+
+    ``--effort LEVEL`` (low, medium, high, xhigh, max) is the plan's ``reasoning_effort``; without
+    it the session keeps the user's own default.
 
     ``--agent NAME`` (one value) runs the session as that agent.  Seen in 2.1.197: the agent's
     body *replaces* Claude Code's own system prompt (``--append-system-prompt`` is still
@@ -66,6 +70,8 @@ def launch_argv(
     ]
     if agent:
         argv += ["--agent", agent]
+    if effort:
+        argv += ["--effort", effort]
     return [
         *argv,
         "--append-system-prompt",
