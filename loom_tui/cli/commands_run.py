@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
 from loom_tui.cli.group import CONTEXT, cli, complete_stage_ids
-from loom_tui.cli.output import say, say_json
+from loom_tui.cli.output import say
 
 
 @cli.command(context_settings=CONTEXT)
@@ -37,17 +36,11 @@ def init(plan: str, clean: bool) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Show every stage's status."""
-    from loom_tui.cli.status_view import render_plain, render_rich
-    from loom_tui.core.status import status_dict
-    from loom_tui.core.store import Store
+    from loom_tui.cli.status_view import render
+    from loom_tui.core.project import find_work_dir
+    from loom_tui.core.status_cache import cached_status
 
-    data = status_dict(Store.find(ctx.obj["work_dir"]))
-    if as_json:
-        say_json(data)
-    elif sys.stdout.isatty():
-        render_rich(data)
-    else:
-        say(render_plain(data))
+    render(cached_status(find_work_dir(ctx.obj["work_dir"])), as_json)
 
 
 @cli.command(name="run", context_settings=CONTEXT)

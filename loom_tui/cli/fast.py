@@ -54,6 +54,29 @@ def run_hook(command: str) -> int:
     return answer.exit_code
 
 
+def run_status(work_dir: str | None, options: list[str]) -> int | None:
+    """`loom status [--json]`: from `status_cache`, with no click, no enum and no json for the
+    plain table (agents call `loom status --json`; people watch it in a loop)."""
+    if options not in ([], ["--json"]):
+        return None
+    from loom_tui.cli.output import report_crash, report_error
+    from loom_tui.core.errors import LoomError
+
+    try:
+        from loom_tui.cli.status_view import render
+        from loom_tui.core.project import find_work_dir
+        from loom_tui.core.status_cache import cached_status
+
+        render(cached_status(find_work_dir(work_dir)), as_json=bool(options))
+    except LoomError as exc:
+        return report_error(exc)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        return report_crash(exc)
+    return 0
+
+
 def dispatch(argv: list[str]) -> int | None:
     if len(argv) == 2 and argv[0] == "hook":
         from loom_tui.core.hooks import EVENTS
@@ -65,6 +88,8 @@ def dispatch(argv: list[str]) -> int | None:
     if parsed is None:
         return None
     work_dir, args = parsed
+    if args and args[0] == "status":
+        return run_status(work_dir, args[1:])
     if len(args) < 3 or args[0] != "stage" or args[1] not in VERBS:
         return None
     rest = args[2:]

@@ -21,10 +21,11 @@ def say(message: str) -> None:
 
 
 def say_json(data: object) -> None:
-    """Print ``data`` as indented JSON, non-ASCII text as it is, control characters escaped."""
-    import json
+    """Print ``data`` as indented JSON, non-ASCII text as it is, control characters escaped
+    (`jsontext` writes what ``json.dumps(data, indent=2, ensure_ascii=False)`` would)."""
+    from loom_tui.core.jsontext import dumps_indented
 
-    say(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
+    say(json_safe(dumps_indented(data)))
 
 
 def warn(message: str) -> None:

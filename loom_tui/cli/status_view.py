@@ -3,25 +3,27 @@
 Every cell is one line with its control characters escaped (`textsafe.one_line`): a stage's name
 comes from the plan, and an escape sequence or a line break in it must not reach the terminal.
 The rich table is given `Text` cells, never markup, so a ``[`` in a name is only a bracket.
+
+`render` is the one way the command prints the status object (both CLI paths call it).
 """
 
 from __future__ import annotations
 
-from loom_tui.core.model import STATUS_ICONS, Status
+from loom_tui.core.status import ICONS
 from loom_tui.core.textsafe import one_line
 
-ICONS = STATUS_ICONS
+#: Keyed by status value: this module is on `loom status`'s fast path, which loads no ``enum``.
 STYLES = {
-    Status.COMPLETED: "green",
-    Status.EXECUTING: "cyan",
-    Status.QUEUED: "blue",
-    Status.WAITING_FOR_DEPS: "dim",
-    Status.WAITING_FOR_INPUT: "yellow",
-    Status.BLOCKED: "red",
-    Status.NEEDS_HANDOFF: "magenta",
-    Status.MERGE_CONFLICT: "red",
-    Status.SKIPPED: "dim",
-    Status.NEEDS_HUMAN_REVIEW: "yellow",
+    "completed": "green",
+    "executing": "cyan",
+    "queued": "blue",
+    "waiting-for-deps": "dim",
+    "waiting-for-input": "yellow",
+    "blocked": "red",
+    "needs-handoff": "magenta",
+    "merge-conflict": "red",
+    "skipped": "dim",
+    "needs-human-review": "yellow",
 }
 
 
@@ -39,7 +41,7 @@ def _rows(data: dict[str, object]) -> list[list[str]]:
         rows.append(
             [
                 s["id"],
-                f"{ICONS[Status(s['status'])]} {s['status']}",
+                f"{ICONS[s['status']]} {s['status']}",
                 " ".join(flags) or "-",
                 ", ".join(s["dependencies"]) or "-",
                 str(s["retry_count"]),
@@ -47,6 +49,8 @@ def _rows(data: dict[str, object]) -> list[list[str]]:
                 s["name"],
             ]
         )
+    if "".join(cell for row in rows for cell in row).isprintable():
+        return rows  # nothing to escape (the common case, checked in C for the whole table)
     return [[one_line(cell) for cell in row] for row in rows]
 
 
@@ -67,11 +71,9 @@ def _summary(data: dict[str, object]) -> str:
 
 def render_plain(data: dict[str, object]) -> str:
     rows = [HEADERS, *_rows(data)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
-    lines = [_summary(data)]
-    for row in rows:
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    return "\n".join(lines)
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)  # each cell padded to its column's width
+    return "\n".join([_summary(data), *(line.format(*row).rstrip() for row in rows)])
 
 
 def render_rich(data: dict[str, object]) -> None:
@@ -85,6 +87,20 @@ def render_rich(data: dict[str, object]) -> None:
     stages = data["stages"]
     assert isinstance(stages, list)
     for s, row in zip(stages, _rows(data), strict=True):
-        style = "yellow" if s.get("attention") == "stalled" else STYLES[Status(s["status"])]
+        style = "yellow" if s.get("attention") == "stalled" else STYLES[s["status"]]
         table.add_row(Text(row[0]), Text(row[1], style=style), *(Text(cell) for cell in row[2:]))
     Console().print(table)
+
+
+def render(data: dict[str, object], as_json: bool) -> None:
+    """Print the status: JSON, a rich table on a terminal, or plain aligned text."""
+    import sys
+
+    from loom_tui.cli.output import say, say_json
+
+    if as_json:
+        say_json(data)
+    elif sys.stdout.isatty():
+        render_rich(data)
+    else:
+        say(render_plain(data))

@@ -39,8 +39,17 @@ def _escape(ch: str) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def _printable(text: str, keep: str) -> bool:
+    """Whether ``text`` is printable but for the characters of ``keep``, decided in C: a table
+    or a JSON document of many lines must not be checked one character at a time in Python."""
+    for ch in keep:
+        if ch in text:
+            text = text.replace(ch, "")
+    return text.isprintable()
+
+
 def _escaped(text: str, keep: str) -> str:
-    if text.isprintable():  # the common case, decided in C; ' ' is printable, '\t' and '\n' not
+    if _printable(text, keep):  # the common case; ' ' is printable, '\t' and '\n' are not
         return text
     return "".join(_escape(ch) if _unsafe(ch, keep) else ch for ch in text)
 
@@ -66,7 +75,7 @@ def block(text: str) -> str:
 def is_safe(text: str, *, multiline: bool = False) -> bool:
     """Whether ``text`` would be shown as it is (nothing to escape)."""
     keep = "\n\t" if multiline else ""
-    return text.isprintable() or not any(_unsafe(ch, keep) for ch in text)
+    return _printable(text, keep) or not any(_unsafe(ch, keep) for ch in text)
 
 
 def encodable(text: str) -> bool:
@@ -87,6 +96,6 @@ def json_safe(text: str) -> str:
     unchanged, only its spelling is safe to print.  (A lone surrogate comes out as the escape a
     JSON reader turns back into that surrogate.)
     """
-    if text.isprintable() or not any(_unsafe(ch, "\n\t") for ch in text):
+    if _printable(text, "\n\t") or not any(_unsafe(ch, "\n\t") for ch in text):
         return text
     return "".join(f"\\u{ord(ch):04x}" if _unsafe(ch, "\n\t") else ch for ch in text)
