@@ -145,8 +145,10 @@ class Bench:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         expect: str | None = None,
+        returncode: int = 0,
     ) -> Timed:
-        """Run ``argv`` and time it (wall clock); it must exit 0 and print ``expect`` if given."""
+        """Run ``argv`` and time it (wall clock); it must exit ``returncode`` (an error path's
+        1 or 2) and print ``expect`` if given (on stdout, or on stderr for an error)."""
         full_env = dict(self.env)
         full_env.update(env or {})
         started = time.perf_counter_ns()
@@ -161,14 +163,13 @@ class Bench:
             timeout=300,
         )
         elapsed = (time.perf_counter_ns() - started) / 1e6
-        if proc.returncode != 0 or "Traceback" in proc.stderr:
+        if proc.returncode != returncode or "Traceback" in proc.stderr:
             raise BenchError(
                 f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
             )
-        if expect is not None and expect not in proc.stdout:
-            raise BenchError(
-                f"{' '.join(argv)}: expected {expect!r} in output, got {proc.stdout!r}"
-            )
+        shown = proc.stdout if returncode == 0 else proc.stderr
+        if expect is not None and expect not in shown:
+            raise BenchError(f"{' '.join(argv)}: expected {expect!r} in output, got {shown!r}")
         return Timed(elapsed, proc.stdout, proc.stderr)
 
     def samples(self, label: str) -> Iterator[bool]:
