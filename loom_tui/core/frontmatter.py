@@ -22,9 +22,9 @@ that both readers agree on everything the writer produces.
 
 from __future__ import annotations
 
-import json
 import math
 
+from loom_tui.core import jsontext
 from loom_tui.core.errors import StoreError
 
 DELIMITER = "---"
@@ -129,7 +129,7 @@ def _flow(value: object) -> str:
     escapes, which YAML reads as two lone surrogates.  Non-ASCII is written raw instead, except
     what YAML forbids raw (see `quote`), which can only occur inside strings and is escaped.
     """
-    return json.dumps(value, ensure_ascii=False, allow_nan=False).translate(_FLOW_ESCAPES)
+    return jsontext.dumps(value, ensure_ascii=False, allow_nan=False).translate(_FLOW_ESCAPES)
 
 
 def dump(data: dict[str, object]) -> str:
@@ -211,7 +211,7 @@ def _parse_value(text: str) -> object:
         if not text.endswith('"') or len(text) < 2:
             raise _Unsupported
         try:
-            value = json.loads(text)
+            value = jsontext.loads(text)
         except ValueError:
             raise _Unsupported from None
         if not isinstance(value, str):
@@ -219,7 +219,9 @@ def _parse_value(text: str) -> object:
         return value
     if first in "[{":
         try:
-            return json.loads(text, parse_constant=_json_constant, object_pairs_hook=_json_object)
+            return jsontext.loads(
+                text, parse_constant=_json_constant, object_pairs_hook=_json_object
+            )
         except (ValueError, RecursionError):
             raise _Unsupported from None
     return _parse_plain(text)

@@ -155,13 +155,13 @@ def append_line(path: str, line: str) -> int:
 def json_line(data: dict[str, object]) -> str:
     """One JSON line for a log: readable UTF-8, or escaped ASCII for text UTF-8 cannot hold (a
     lone surrogate), so that writing the line never fails on its text."""
-    import json
+    from loom_tui.core.jsontext import dumps  # json's own encoder, without importing json
 
-    line = json.dumps(data, ensure_ascii=False, default=str)
+    line = dumps(data, ensure_ascii=False, default=str)
     try:
         line.encode("utf-8")
     except UnicodeEncodeError:
-        line = json.dumps(data, ensure_ascii=True, default=str)
+        line = dumps(data, ensure_ascii=True, default=str)
     return line
 
 

@@ -1,11 +1,18 @@
-"""``json.dumps(value, indent=2, ensure_ascii=False)``, without importing `json`.
+"""JSON as the standard library's `json` reads and writes it, without importing `json`.
 
-`loom status --json` is what agents call to see the plan, and `import json` alone costs about a
-third of a bare Python start (its decoder imports `re`); with ``indent`` the standard library
-also encodes in Python, through generators.  The printer here writes the same text (a unit test
-compares them on generated values) for the JSON-ready values loom prints: dicts, lists, tuples,
-strings, numbers, booleans and None.  Strings are escaped by the C function that `json` itself
-uses; when that function is missing (another Python), `json` is used instead.
+The agent-facing commands (`loom stage hold`, `loom status --json`) read and write JSON on every
+call, and `import json` alone costs about a third of a bare Python start: its decoder imports
+`re`.  The C functions behind `json` are in the built-in `_json` module, which imports nothing:
+
+- `dumps` is ``json.dumps(value, ensure_ascii=…, allow_nan=…, default=…)``, through the same C
+  encoder that `json.dumps` uses;
+- `loads` is ``json.loads(text, parse_constant=…, object_pairs_hook=…)``, through the same C
+  scanner (only an error message makes `_json` import `json.decoder`);
+- `dumps_indented` is ``json.dumps(value, indent=2, ensure_ascii=False)``, for which `json`
+  itself encodes in Python, through generators: a tighter printer of the same text.
+
+Unit tests compare each with `json` on generated values.  Where `_json` is missing (another
+Python than CPython), `json` itself is used.
 """
 
 from __future__ import annotations
@@ -17,13 +24,90 @@ if TYPE_CHECKING:
 _quote: Callable[[str], str] | None
 try:
     from _json import encode_basestring as _quote
-except ImportError:  # pragma: no cover - CPython has it
+    from _json import encode_basestring_ascii as _quote_ascii
+    from _json import make_encoder as _make_encoder
+    from _json import make_scanner as _make_scanner
+except ImportError:  # pragma: no cover - CPython has them
     _quote = None
 
 _INF = float("inf")
 _SIMPLE = {None: "null", True: "true", False: "false"}
 #: Quoted keys with their ": ", by key: a status prints the same twenty keys for every stage.
 _KEYS: dict[str, str] = {}
+
+
+_SPACE = " \t\n\r"  # JSON's whitespace
+
+
+def _unserializable(value: object) -> object:
+    raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
+
+
+def dumps(
+    value: object,
+    *,
+    ensure_ascii: bool = True,
+    allow_nan: bool = True,
+    default: Callable[[object], object] | None = None,
+) -> str:
+    """``json.dumps(value, ensure_ascii=…, allow_nan=…, default=…)``, one line."""
+    if _quote is None:  # pragma: no cover
+        import json
+
+        return json.dumps(value, ensure_ascii=ensure_ascii, allow_nan=allow_nan, default=default)
+    quote = _quote_ascii if ensure_ascii else _quote
+    if isinstance(value, str):
+        return quote(value)
+    encode = _make_encoder(
+        {}, default or _unserializable, quote, None, ": ", ", ", False, False, allow_nan
+    )
+    return "".join(encode(value, 0))
+
+
+class _Context:
+    """What the C scanner reads from a `json.JSONDecoder`."""
+
+    strict = True
+    object_hook = None
+    parse_float = float
+    parse_int = int
+
+    def __init__(
+        self,
+        parse_constant: Callable[[str], object],
+        object_pairs_hook: Callable[[list[tuple[str, object]]], object] | None,
+    ) -> None:
+        self.parse_constant = parse_constant
+        self.object_pairs_hook = object_pairs_hook
+
+
+_CONSTANTS = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def loads(
+    text: str,
+    *,
+    parse_constant: Callable[[str], object] | None = None,
+    object_pairs_hook: Callable[[list[tuple[str, object]]], object] | None = None,
+) -> object:
+    """``json.loads(text, parse_constant=…, object_pairs_hook=…)``: a `ValueError` for text
+    that is not one JSON value."""
+    if _quote is None:  # pragma: no cover
+        import json
+
+        return json.loads(text, parse_constant=parse_constant, object_pairs_hook=object_pairs_hook)
+    if text.startswith("\ufeff"):
+        raise ValueError("Unexpected UTF-8 BOM")
+    context = _Context(parse_constant or _CONSTANTS.__getitem__, object_pairs_hook)
+    scan = _make_scanner(context)  # type: ignore[arg-type]  # it reads a decoder's attributes
+    start = len(text) - len(text.lstrip(_SPACE))
+    try:
+        value, end = scan(text, start)
+    except StopIteration:
+        raise ValueError("Expecting value") from None
+    if text[end:].strip(_SPACE):
+        raise ValueError("Extra data")
+    return value
 
 
 def dumps_indented(value: object) -> str:

@@ -21,7 +21,6 @@ reports a change already made: that change stands, and the lost line is noted in
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -418,6 +417,8 @@ class Store:
             return []
         if limit is not None:
             lines = lines[-limit:]
+        import json
+
         out = []
         for line in lines:
             try:
