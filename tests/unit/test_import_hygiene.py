@@ -29,8 +29,10 @@ CORE_MODULES = _core_modules()
 
 
 def _modules_after(code: str) -> set[str]:
+    # the module list is taken before this check's own `import json`
+    report = "import sys\n_loaded = sorted(sys.modules)\nimport json\nprint(json.dumps(_loaded))"
     out = subprocess.run(
-        [sys.executable, "-c", f"{code}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"],
+        [sys.executable, "-c", f"{code}\n{report}"],
         capture_output=True,
         text=True,
         check=True,
@@ -74,3 +76,19 @@ def test_agent_facing_commands_load_no_heavy_library(tmp_path: object) -> None:
     )
     heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY)
     assert heavy == []
+
+
+def test_loom_status_loads_no_heavy_library_nor_enum_json_or_re() -> None:
+    """`loom status` (the fast path, from its cache) and `stage hold` write no JSON through `json`
+    (whose decoder imports `re`); the status path does not even load the records' `enum`."""
+    loaded = _modules_after(
+        "from loom_tui.cli import fast, status_view\n"
+        "from loom_tui.core import status, status_cache, jsontext"
+    )
+    heavy = sorted(m for m in loaded if m.split(".")[0] in (*HEAVY, "enum", "json", "re"))
+    assert heavy == []
+    loaded = _modules_after(
+        "from loom_tui.cli import fast, stage_commands\n"
+        "from loom_tui.core import actions, store, model, frontmatter, project, memory, events"
+    )
+    assert sorted(m for m in loaded if m.split(".")[0] in ("json", "re")) == []
