@@ -8,32 +8,99 @@ much start-up time as the rest of such a command.  Each record declares its fiel
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from loom_tui.core.errors import TransitionError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-    from typing import TypeVar
+    from collections.abc import Iterable, Iterator
+    from typing import ClassVar, TypeVar
 
     _R = TypeVar("_R", bound="Record")
 
 
-class Status(StrEnum):
+class _StatusType(type):
+    """`Status`'s metaclass: ``for s in Status``, and ``Status(value)`` giving the one member.
+
+    Not `enum.StrEnum`: `enum` (with the `functools` and `collections` it imports) costs most of
+    a bare Python start, and every agent-facing command loads this module.  `Status` keeps what
+    loom uses of a string enum: members that are their values as ``str`` (equal, hashed and
+    printed as such, compared with ``is``), ``.value`` and ``.name``, iteration in declaration
+    order, and ``Status(value)`` raising `ValueError` for an unknown value.
+    """
+
+    _members: dict[str, Status]
+
+    def __iter__(cls) -> Iterator[Status]:
+        return iter(cls._members.values())
+
+    def __len__(cls) -> int:
+        return len(cls._members)
+
+    def __call__(cls, value: object) -> Status:
+        member = cls._members.get(value) if isinstance(value, str) else None
+        if member is None:
+            raise ValueError(f"{value!r} is not a valid Status")
+        return member
+
+
+class Status(str, metaclass=_StatusType):
     """A stage's status, written in kebab-case in `.work/stages/<id>.md`."""
 
-    WAITING_FOR_DEPS = "waiting-for-deps"
-    QUEUED = "queued"
-    EXECUTING = "executing"
-    COMPLETED = "completed"
-    BLOCKED = "blocked"
-    NEEDS_HANDOFF = "needs-handoff"
-    WAITING_FOR_INPUT = "waiting-for-input"
-    MERGE_CONFLICT = "merge-conflict"
-    SKIPPED = "skipped"
+    __slots__ = ()
+
+    WAITING_FOR_DEPS: ClassVar[Status]
+    QUEUED: ClassVar[Status]
+    EXECUTING: ClassVar[Status]
+    COMPLETED: ClassVar[Status]
+    BLOCKED: ClassVar[Status]
+    NEEDS_HANDOFF: ClassVar[Status]
+    WAITING_FOR_INPUT: ClassVar[Status]
+    MERGE_CONFLICT: ClassVar[Status]
+    SKIPPED: ClassVar[Status]
     #: loom gave up on its own (the same failure ran out of retries): a person decides what next
-    NEEDS_HUMAN_REVIEW = "needs-human-review"
+    NEEDS_HUMAN_REVIEW: ClassVar[Status]
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+    @property
+    def name(self) -> str:
+        return self.value.upper().replace("-", "_")
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+    def __repr__(self) -> str:
+        return f"<Status.{self.name}: {self.value!r}>"
+
+    def __reduce__(self) -> tuple[type[Status], tuple[str]]:
+        return (Status, (self.value,))  # unpickled and copied as the one member
+
+    def __copy__(self) -> Status:
+        return self
+
+    def __deepcopy__(self, memo: object) -> Status:
+        return self
+
+
+Status._members = {}
+for _value in (
+    "waiting-for-deps",
+    "queued",
+    "executing",
+    "completed",
+    "blocked",
+    "needs-handoff",
+    "waiting-for-input",
+    "merge-conflict",
+    "skipped",
+    "needs-human-review",
+):
+    _member = str.__new__(Status, _value)
+    Status._members[_value] = _member
+    setattr(Status, _member.name, _member)
+del _value, _member
 
 
 S = Status
