@@ -77,6 +77,64 @@ def run_status(work_dir: str | None, options: list[str]) -> int | None:
     return 0
 
 
+def _memory_args(rest: list[str]) -> tuple[str | None, list[str]] | None:
+    """``[--stage ID] TEXT...`` as click parses it (options anywhere before ``--``): the stage
+    and the words; None for any other form (help, an unknown option, ``--stage`` twice)."""
+    stage_id = None
+    words: list[str] = []
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg == "--":
+            words += rest[i + 1 :]
+            break
+        if arg == "--stage" or arg.startswith("--stage="):
+            if stage_id is not None:
+                return None
+            if arg == "--stage":
+                if i + 1 >= len(rest):
+                    return None
+                stage_id = rest[i + 1]
+                i += 2
+                continue
+            stage_id = arg[len("--stage=") :]
+        elif arg.startswith("-") and arg != "-":
+            return None
+        else:
+            words.append(arg)
+        i += 1
+    return stage_id, words
+
+
+def run_memory(work_dir: str | None, kind: str, rest: list[str]) -> int | None:
+    """`loom memory note|decision [--stage ID] TEXT...`: agents note what they learn as they
+    go, so it runs on the fast path too (the same `core.memory.add` as the click command)."""
+    import os
+
+    parsed = _memory_args(rest)
+    if parsed is None or not parsed[1]:
+        return None  # click shows the usage
+    stage_id = parsed[0] or os.environ.get("LOOM_STAGE_ID")
+    if not stage_id:
+        return None  # click says to give --stage
+    from loom_tui.cli.output import report_crash, report_error, say
+    from loom_tui.core.errors import LoomError
+
+    try:
+        from loom_tui.core import memory
+        from loom_tui.core.store import Store
+
+        memory.add(Store.find(work_dir), stage_id, kind, " ".join(parsed[1]))
+        say(f"{kind} recorded for stage {stage_id}")
+    except LoomError as exc:
+        return report_error(exc)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        return report_crash(exc)
+    return 0
+
+
 def dispatch(argv: list[str]) -> int | None:
     if len(argv) == 2 and argv[0] == "hook":
         from loom_tui.core.hooks import EVENTS
@@ -90,6 +148,8 @@ def dispatch(argv: list[str]) -> int | None:
     work_dir, args = parsed
     if args and args[0] == "status":
         return run_status(work_dir, args[1:])
+    if len(args) >= 2 and args[0] == "memory" and args[1] in ("note", "decision"):
+        return run_memory(work_dir, args[1], args[2:])
     if len(args) < 3 or args[0] != "stage" or args[1] not in VERBS:
         return None
     rest = args[2:]
