@@ -11,6 +11,7 @@ Layout (see FORMATS.md)::
     .work/events.jsonl            one JSON line per event (append-only, rotated)
     .work/loom.lock               held by the one running scheduler
     .work/store.lock              taken briefly around every read-modify-write
+    .work/status.cache            what `loom status` needs from each record (see `status_cache`)
 
 Every write is atomic (see `fsutil`); every read-modify-write runs under the store lock, so that
 concurrent `loom` processes never lose each other's changes.  A broken file is reported by name;
