@@ -1,5 +1,9 @@
 """The agent-facing commands' fast path: plain argument forms, standard library only.
 
+It takes `loom stage VERB ID...`, `loom memory note|decision [--stage ID] TEXT...`, `loom status
+[--json]` (from `core.status_cache`) and `loom hook EVENT`, with a leading ``--work-dir``; their
+error paths stay here too (an unknown stage is one `loom:` line, without loading click).
+
 `dispatch` returns None for anything it does not recognise exactly (help flags, unknown options,
 other commands), and the click application handles it instead, with its full parsing and messages.
 Both paths run the same functions (`stage_commands`, `core.actions`); only the argument parsing is
