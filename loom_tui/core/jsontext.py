@@ -170,9 +170,11 @@ def _write(value: object, out: list[str], newline: str, quote: Callable[[str], s
             out.append("{}")
             return
         sep = "{" + inner
+        keys = _KEYS
         for key, item in value.items():
             out.append(sep)
-            out.append(_key(key, quote))
+            quoted = keys.get(key) if type(key) is str else None
+            out.append(quoted if quoted is not None else _key(key, quote))
             sep = "," + inner
             if type(item) is str:  # the common cases first, without a call
                 out.append(quote(item))

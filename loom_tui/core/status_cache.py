@@ -172,7 +172,7 @@ def _cached(work_dir: str) -> dict[str, object]:
     stages_dir = os.path.join(work_dir, "stages")
     for name in _list(stages_dir):
         try:
-            entry = stage_table.get(name, os.path.join(stages_dir, name), reader.stage, now)
+            entry = stage_table.get(name, stages_dir + os.sep + name, reader.stage, now)
         except FileNotFoundError:
             continue  # removed between listing and reading, as `Store.stages` does
         except OSError:
@@ -183,7 +183,7 @@ def _cached(work_dir: str) -> dict[str, object]:
     sessions_dir = os.path.join(work_dir, "sessions")
     for name in _list(sessions_dir):
         try:
-            entry = session_table.get(name, os.path.join(sessions_dir, name), reader.session, now)
+            entry = session_table.get(name, sessions_dir + os.sep + name, reader.session, now)
         except FileNotFoundError:
             continue
         except OSError:
