@@ -209,3 +209,13 @@ def test_bad_sandbox_entries_are_plan_errors() -> None:
     else:
         raise AssertionError("~root was accepted")
     records(PLAN.replace("[pypi.org]", "['*.pythonhosted.org']"))  # a wildcard is fine
+
+
+def test_the_repositorys_git_folder_is_writable_in_the_sandbox() -> None:
+    """A stage worktree's commits land in the main repository's `.git`: a sandboxed `git commit`
+    needs it, whatever the plan says."""
+    sandbox = box(session_permissions(records(PLAN)["plain"], ["/repo/.git"]))
+    filesystem = sandbox["filesystem"]
+    assert isinstance(filesystem, dict)
+    assert filesystem["allowWrite"] == ["~/.cache/pip", "//repo/.git"]
+    assert "sandbox" not in session_permissions(None, ["/repo/.git"])

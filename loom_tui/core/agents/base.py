@@ -103,7 +103,9 @@ def session_settings(ctx: LaunchContext) -> dict[str, object]:
         "hooks": hooks,
         "env": {"LOOM_STAGE_ID": ctx.stage.id, "LOOM_SESSION_ID": ctx.session.id},
     }
-    settings.update(session_permissions(ctx.stage.sandbox))
+    git_dir = os.path.join(ctx.store.root, ".git")
+    writable = [git_dir] if os.path.isdir(git_dir) else []
+    settings.update(session_permissions(ctx.stage.sandbox, writable))
     return settings
 
 

@@ -128,13 +128,19 @@ def permissions(sandbox: dict[str, object] | None) -> dict[str, object]:
     return out
 
 
-def sandbox_settings(sandbox: dict[str, object] | None) -> dict[str, object] | None:
+def sandbox_settings(
+    sandbox: dict[str, object] | None, writable: list[str] | None = None
+) -> dict[str, object] | None:
     """Claude Code's ``sandbox`` settings for the plan's block (None: the plan has none).
 
     The original loom's keys map to the settings of the same meaning: ``auto_allow`` →
     ``autoAllowBashIfSandboxed``, ``allow_unsandboxed_escape`` → ``allowUnsandboxedCommands``,
     the network's socket and binding keys → their camel-case names, ``linux.enable_weaker_nested``
     → ``enableWeakerNestedSandbox``.
+
+    ``writable`` are absolute folders loom's own work needs beyond the worktree: a stage worktree's
+    git metadata lives in the main repository's `.git` (objects, refs, its index under
+    `.git/worktrees/`), so without it a sandboxed `git commit` fails.
     """
     if not isinstance(sandbox, dict):
         return None
@@ -153,7 +159,10 @@ def sandbox_settings(sandbox: dict[str, object] | None) -> dict[str, object] | N
     if protects_secrets(sandbox):
         deny_read = _union(secret_paths(), deny_read)
     for key, paths in (
-        ("allowWrite", [sandbox_path(p) for p in _strings(fs.get("allow_write"))]),
+        (
+            "allowWrite",
+            [sandbox_path(p) for p in [*_strings(fs.get("allow_write")), *(writable or [])]],
+        ),
         ("denyWrite", [sandbox_path(p) for p in _strings(fs.get("deny_write"))]),
         ("denyRead", deny_read),
     ):
@@ -180,10 +189,12 @@ def sandbox_settings(sandbox: dict[str, object] | None) -> dict[str, object] | N
     return out
 
 
-def session_permissions(sandbox: dict[str, object] | None) -> dict[str, object]:
+def session_permissions(
+    sandbox: dict[str, object] | None, writable: list[str] | None = None
+) -> dict[str, object]:
     """The ``permissions`` and (when the plan has a block) ``sandbox`` keys of the settings."""
     out: dict[str, object] = {"permissions": permissions(sandbox)}
-    box = sandbox_settings(sandbox)
+    box = sandbox_settings(sandbox, writable)
     if box is not None:
         out["sandbox"] = box
     return out
