@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
+from tests.conftest import LOOM
 from tests.integration.engine import Project
 
 STAGE = {
@@ -70,3 +72,15 @@ def test_the_setting_turns_trust_off(tmp_path: Path) -> None:
     _run(project)
     assert not (home / ".claude.json").exists()
     assert not os.path.exists(str(home / ".claude.json.loom-backup"))
+
+
+def test_no_trust_before_another_command_is_a_usage_error(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [LOOM, "--no-trust", "status"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2 and "and --no-trust before a command" in proc.stderr
