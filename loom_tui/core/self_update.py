@@ -95,9 +95,15 @@ def detect(prefix: str, dist_info: str | None, user_site: str | None = None) -> 
     if editable is not None:
         return Install("editable", prefix, editable)
     site_dir = os.path.dirname(dist_info) if dist_info else prefix
-    if os.path.isfile(os.path.join(prefix, "pipx_metadata.json")):
+    parts = os.path.normpath(os.path.abspath(prefix)).split(os.sep)
+    # the installers' marks, else their layouts: `…/pipx/venvs/<name>`, `…/uv/tools/<name>`
+    if os.path.isfile(os.path.join(prefix, "pipx_metadata.json")) or (
+        len(parts) >= 3 and parts[-2] == "venvs" and "pipx" in parts[-3]
+    ):
         return Install("pipx", prefix, site_dir)
-    if os.path.isfile(os.path.join(prefix, "uv-receipt.toml")):
+    if os.path.isfile(os.path.join(prefix, "uv-receipt.toml")) or (
+        len(parts) >= 3 and parts[-2] == "tools" and parts[-3] == "uv"
+    ):
         return Install("uv", prefix, site_dir)
     user = bool(
         user_site

@@ -40,6 +40,10 @@ def test_pipx_uv_pip_and_editable_installs_are_told_apart(tmp_path: Path) -> Non
     found = detect(str(uv), dist_info(uv / "lib" / "site-packages"))
     assert found.kind == "uv" and found.command() == ["uv", "tool", "upgrade", DISTRIBUTION]
 
+    # without their marks, the installers' own layouts still tell
+    assert detect("/home/u/.local/share/pipx/venvs/loom-tui", None).kind == "pipx"
+    assert detect("/home/u/.local/share/uv/tools/loom-tui", None).kind == "uv"
+
     venv = tmp_path / "venv"
     found = detect(str(venv), dist_info(venv / "lib" / "site-packages"))
     assert found.kind == "pip" and not found.user
