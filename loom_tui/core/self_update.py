@@ -134,6 +134,43 @@ def looks_offline(output: str) -> bool:
     return any(sign.lower() in lowered for sign in OFFLINE_SIGNS)
 
 
+#: Where each installer looks for packages when its environment names no other index.
+DEFAULT_INDEX = "https://pypi.org/simple"
+PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def index_url(kind: str, env: dict[str, str]) -> str:
+    """The index the installer of ``kind`` uses, as far as its environment says."""
+    names = ("UV_DEFAULT_INDEX", "UV_INDEX_URL") if kind == "uv" else ("PIP_INDEX_URL",)
+    for name in names:
+        if env.get(name):
+            return env[name]
+    return DEFAULT_INDEX
+
+
+def index_reachable(url: str, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the index's host opens (a local ``file:`` index always is).
+
+    pip run with no retries says only "No matching distribution found" when it cannot connect:
+    the same words as for a name the index does not have, so the host is asked directly.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return True
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return True
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def _last_line(output: str) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     errors = [line for line in lines if "error" in line.lower()]
@@ -174,7 +211,10 @@ def upgrade(
     output = (proc.stdout or "") + (proc.stderr or "")
     if proc.returncode == 0 and not looks_offline(output):
         return 0, f"{DISTRIBUTION} upgraded with `{shown}` ({_last_line(proc.stdout or output)})"
-    if looks_offline(output):
+    offline = looks_offline(output)
+    if not offline and proc.returncode != 0 and not any(v in run_env for v in PROXY_VARS):
+        offline = not index_reachable(index_url(install.kind, run_env))
+    if offline:
         return 1, (
             f"cannot reach the package index: this machine looks offline (`{shown}`: "
             f"{_last_line(output)})"

@@ -138,7 +138,8 @@ def test_a_missing_installer_and_another_failure(tmp_path: Path) -> None:
     )
     bin_dir = tmp_path / "bin"
     fake(bin_dir, "pipx", "echo 'Error: loom-tui is not installed' >&2\nexit 1\n")
-    code, message = upgrade(Install("pipx", "/p", "/p"), env_with(bin_dir))
+    local = {**env_with(bin_dir), "PIP_INDEX_URL": f"file://{tmp_path}"}  # no probe of the net
+    code, message = upgrade(Install("pipx", "/p", "/p"), local)
     assert code == 1 and "failed (exit 1)" in message and "not installed" in message
 
 
@@ -150,3 +151,26 @@ def test_the_real_command_on_this_editable_checkout_says_git_pull() -> None:
         pytest.skip(f"this venv's loom-tui is not an editable install: {proc.stdout}{proc.stderr}")
     assert proc.returncode == 0 and "git pull" in proc.stdout
     assert proc.stdout.count("\n") == 1 and proc.stderr == ""
+
+
+def test_pip_that_only_finds_no_distribution_is_offline_when_its_index_is_unreachable(
+    tmp_path: Path,
+) -> None:
+    """pip with no retries prints no connection error, only "No matching distribution found":
+    loom asks the index's host itself (here an unreachable one on loopback)."""
+    bin_dir = tmp_path / "bin"
+    fake(
+        bin_dir,
+        "python",
+        "echo 'ERROR: Could not find a version that satisfies the requirement loom-tui "
+        "(from versions: none)' >&2\n"
+        "echo 'ERROR: No matching distribution found for loom-tui' >&2\nexit 1\n",
+    )
+    python = str(bin_dir / "python")
+    env = {k: v for k, v in env_with(bin_dir).items() if "proxy" not in k.lower()}
+    unreachable = {**env, "PIP_INDEX_URL": "http://127.0.0.1:9/simple"}
+    code, message = upgrade(Install("pip", "/p", "/p"), unreachable, python=python)
+    assert code == 1 and "looks offline" in message
+    local = {**env, "PIP_INDEX_URL": f"file://{tmp_path}/simple"}  # reachable: a real failure
+    code, message = upgrade(Install("pip", "/p", "/p"), local, python=python)
+    assert code == 1 and "failed (exit 1)" in message and "No matching distribution" in message
