@@ -210,7 +210,7 @@ def upgrade(
         return 1, f"cannot run `{shown}`: {exc.strerror or exc}"
     output = (proc.stdout or "") + (proc.stderr or "")
     if proc.returncode == 0 and not looks_offline(output):
-        return 0, f"{DISTRIBUTION} upgraded with `{shown}` ({_last_line(proc.stdout or output)})"
+        return 0, f"ran `{shown}`: {_last_line(proc.stdout or output)}"
     offline = looks_offline(output)
     if not offline and proc.returncode != 0 and not any(v in run_env for v in PROXY_VARS):
         offline = not index_reachable(index_url(install.kind, run_env))
