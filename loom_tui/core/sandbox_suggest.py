@@ -4,7 +4,8 @@ A stage whose sandbox is enabled reaches only the domains the plan lists, so a p
 its package registry stalls on the first `pip install` or `cargo build`.  This looks at the files
 that name a project's language and package manager (the manifests and lock files, at the root and
 one folder down, for monorepos) and prints the registries' domains and the caches the tools write
-outside the worktree, as YAML to paste under ``loom:`` (or under a stage).
+outside the worktree, as YAML to paste under ``loom:`` (or under a stage).  A private registry the
+project names itself (`.npmrc`, an index URL in `requirements*.txt` or `pyproject.toml`) is added.
 """
 
 from __future__ import annotations
@@ -97,6 +98,74 @@ def _requirements(folder: str) -> bool:
     return any(n.startswith("requirements") and n.endswith(".txt") for n in names)
 
 
+def _host(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url.strip().strip("'\"")).hostname
+    except ValueError:
+        return None
+    return host if host and "." in host else None
+
+
+def custom_registries(folder: str) -> list[str]:
+    """The hosts of the registries a project names itself, beside the public ones: `.npmrc`'s
+    ``registry=`` lines (scoped ones too), the index URLs of `requirements*.txt`, and
+    `pyproject.toml`'s ``[[tool.uv.index]]`` and ``[[tool.poetry.source]]`` URLs."""
+    urls: list[str] = []
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    for name in names:
+        path = os.path.join(folder, name)
+        if name == ".npmrc" or (name.startswith("requirements") and name.endswith(".txt")):
+            try:
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    lines = fh.read(256 * 1024).splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                key, _, value = line.strip().partition("=")
+                key = key.strip()
+                if name == ".npmrc" and (key == "registry" or key.endswith(":registry")):
+                    urls.append(value)
+                elif name != ".npmrc":
+                    words = line.split()
+                    for i, word in enumerate(words[:-1]):
+                        if word in ("--index-url", "-i", "--extra-index-url"):
+                            urls.append(words[i + 1])
+                    if key in ("--index-url", "--extra-index-url"):
+                        urls.append(value)
+    urls += _pyproject_indexes(os.path.join(folder, "pyproject.toml"))
+    hosts: list[str] = []
+    for url in urls:
+        host = _host(url)
+        if host and host not in hosts:
+            hosts.append(host)
+    return hosts
+
+
+def _pyproject_indexes(path: str) -> list[str]:
+    import tomllib
+
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, ValueError):
+        return []
+    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    assert isinstance(tool, dict)
+    out: list[str] = []
+    for owner, key in (("uv", "index"), ("poetry", "source")):
+        section = tool.get(owner)
+        entries = section.get(key) if isinstance(section, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("url"), str):
+                out.append(entry["url"])
+    return out
+
+
 class Suggestion:
     """What was found, and the sandbox block for it."""
 
@@ -143,4 +212,5 @@ def suggest(root: str) -> Suggestion:
             for lock, (domains, write) in eco.extra.items():
                 if os.path.isfile(os.path.join(folder, lock)):
                     out._add(domains, write)
+        out._add(tuple(custom_registries(folder)), ())
     return out

@@ -133,3 +133,20 @@ def test_nothing_found_is_one_line_and_exit_1(tmp_path: Path) -> None:
         check=False,
     )
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
+
+
+def test_the_projects_own_registries_are_added(tmp_path: Path) -> None:
+    make(
+        tmp_path,
+        {
+            "web/package.json": "{}",
+            "web/.npmrc": "registry=https://npm.corp.example/\n@acme:registry=https://acme.example/npm/\n",
+            "api/requirements.txt": "--extra-index-url https://pkgs.corp.example/simple\nflask\n",
+            "api/pyproject.toml": '[[tool.uv.index]]\nname = "corp"\nurl = "https://uv.corp.example/simple"\n',
+            "lib/pyproject.toml": "not [valid toml",
+        },
+    )
+    domains = suggest(str(tmp_path)).domains
+    for host in ("npm.corp.example", "acme.example", "pkgs.corp.example", "uv.corp.example"):
+        assert host in domains
+    assert domains.count("pypi.org") == 1
