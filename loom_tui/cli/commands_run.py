@@ -30,6 +30,15 @@ def init(plan: str, clean: bool) -> None:
     ignored = no_effect_keys(parsed.spec)
     if ignored:
         say(f"accepted, no effect here: {', '.join(ignored)}")
+    from loom_tui.core.agents.permissions import sandbox_missing_tools
+
+    missing = sandbox_missing_tools([s.sandbox for s in store.stages()])
+    if missing:
+        say(
+            f"note: the plan enables the sandbox, but {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: Claude Code will run "
+            "Bash unsandboxed (the deny lists still apply to its file tools)"
+        )
 
 
 @cli.command(context_settings=CONTEXT)

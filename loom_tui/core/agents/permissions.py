@@ -198,3 +198,17 @@ def session_permissions(
     if box is not None:
         out["sandbox"] = box
     return out
+
+
+def sandbox_missing_tools(sandboxes: list[dict[str, object] | None]) -> list[str]:
+    """The programs Claude Code's sandbox needs on Linux (bubblewrap and socat) that are not on
+    PATH, when some stage enables the sandbox: without them Claude Code runs Bash unsandboxed, so
+    `loom init` says so rather than let the plan's sandbox silently not apply."""
+    import shutil
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return []
+    if not any(isinstance(s, dict) and s.get("enabled") for s in sandboxes):
+        return []
+    return [tool for tool in ("bwrap", "socat") if shutil.which(tool) is None]

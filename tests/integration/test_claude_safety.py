@@ -1,7 +1,11 @@
-"""`loom run --no-trust` and the `trust_claude_folders` setting: the real `loom run --headless
+"""What `loom` itself does for a safe Claude Code run, through the real CLI.
+
+`loom run --no-trust` and the `trust_claude_folders` setting: the real `loom run --headless
 --agent claude`, with a stand-in `claude` that exits at once (the stage then fails: max_retries
 is 0), in a throw-away HOME.  Without the option, loom marks the project trusted in
-`~/.claude.json` and says so in one line; with it, the file is never created."""
+`~/.claude.json` and says so in one line; with it, the file is never created.  And `loom init`
+says when the plan's sandbox cannot apply here.
+"""
 
 from __future__ import annotations
 
@@ -84,3 +88,44 @@ def test_no_trust_before_another_command_is_a_usage_error(tmp_path: Path) -> Non
         check=False,
     )
     assert proc.returncode == 2 and "and --no-trust before a command" in proc.stderr
+
+
+def test_init_says_when_the_sandbox_cannot_apply(tmp_path: Path) -> None:
+    """Claude Code's sandbox needs bubblewrap and socat on Linux; `loom init` names the missing
+    ones once, and says nothing when they are there (stand-ins on PATH) or nothing enables it."""
+    plan = tmp_path / "repo" / "doc" / "plans" / "PLAN-9999-test.md"
+    project = Project.create(tmp_path, [STAGE], sandbox={"enabled": True})
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    env = dict(project.env)
+    env["PATH"] = f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin"
+    for tool in ("bwrap", "socat"):
+        for folder in env["PATH"].split(os.pathsep)[1:]:
+            assert not os.path.exists(os.path.join(folder, tool)), "the machine has it"
+    proc = subprocess.run(
+        [LOOM, "init", "--clean", str(plan)],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    notes = [line for line in proc.stdout.splitlines() if line.startswith("note:")]
+    assert notes == [
+        "note: the plan enables the sandbox, but bwrap and socat are not installed: Claude Code "
+        "will run Bash unsandboxed (the deny lists still apply to its file tools)"
+    ], proc.stdout + proc.stderr
+    for tool in ("bwrap", "socat"):
+        (bin_dir / tool).write_text("#!/bin/sh\n")
+        (bin_dir / tool).chmod(0o755)
+    proc = subprocess.run(
+        [LOOM, "init", "--clean", str(plan)],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0 and "note:" not in proc.stdout, proc.stdout + proc.stderr
