@@ -14,6 +14,7 @@ from loom_tui.cli import (  # noqa: F401 - imported for their commands
     commands_maintenance,
     commands_run,
     commands_stage,
+    commands_utilities,
 )
 from loom_tui.cli.group import cli
 from loom_tui.cli.output import report_crash, report_error

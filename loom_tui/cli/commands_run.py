@@ -29,6 +29,15 @@ def init(plan: str, clean: bool) -> None:
     ignored = no_effect_keys(parsed.spec)
     if ignored:
         say(f"accepted, no effect here: {', '.join(ignored)}")
+    from loom_tui.core.agents.permissions import sandbox_missing_tools
+
+    missing = sandbox_missing_tools([s.sandbox for s in store.stages()])
+    if missing:
+        say(
+            f"note: the plan enables the sandbox, but {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: Claude Code will run "
+            "Bash unsandboxed (the deny lists still apply to its file tools)"
+        )
 
 
 @cli.command(context_settings=CONTEXT)
@@ -72,6 +81,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
     shell_complete=complete_stage_ids,
     help="Run only this stage.",
 )
+@click.option(
+    "--no-trust",
+    is_flag=True,
+    help="Leave ~/.claude.json alone: do not mark the project trusted for Claude Code "
+    "(you accept its trust dialog in each stage's pane yourself).",
+)
 @click.pass_context
 def run_command(
     ctx: click.Context,
@@ -79,6 +94,7 @@ def run_command(
     agent: str | None,
     max_parallel: int | None,
     only_stage: str | None,
+    no_trust: bool = False,
 ) -> None:
     """Run the plan: start every ready stage in its own worktree and tmux pane."""
     from loom_tui.core.preflight import check_run
@@ -91,7 +107,12 @@ def run_command(
 
     from loom_tui.core.engine import SchedulerOptions
 
-    options = SchedulerOptions(agent=agent, max_parallel=max_parallel, only_stage=only_stage)
+    options = SchedulerOptions(
+        agent=agent,
+        max_parallel=max_parallel,
+        only_stage=only_stage,
+        trust=False if no_trust else None,
+    )
     if headless:
         import asyncio
 

@@ -59,6 +59,7 @@ def complete_stage_ids(
     help="Without a command: as `loom run -p`.",
 )
 @click.option("--headless", is_flag=True, help="Without a command: as `loom run --headless`.")
+@click.option("--no-trust", is_flag=True, help="Without a command: as `loom run --no-trust`.")
 @click.version_option(__version__, "-V", "--version", prog_name="loom")
 @click.pass_context
 def cli(
@@ -68,6 +69,7 @@ def cli(
     agent: str | None,
     max_parallel: int | None,
     headless: bool,
+    no_trust: bool,
 ) -> None:
     """loom: run a plan of dependent stages with Claude Code agents, each in its own git
     worktree and tmux pane, with context measured and handoffs enforced.
@@ -78,9 +80,15 @@ def cli(
     ctx.obj["work_dir"] = work_dir
     ctx.obj["theme"] = theme
     if ctx.invoked_subcommand is None:
-        ctx.invoke(cli.commands["run"], agent=agent, max_parallel=max_parallel, headless=headless)
-    elif agent is not None or max_parallel is not None or headless:
+        ctx.invoke(
+            cli.commands["run"],
+            agent=agent,
+            max_parallel=max_parallel,
+            headless=headless,
+            no_trust=no_trust,
+        )
+    elif agent is not None or max_parallel is not None or headless or no_trust:
         raise click.UsageError(
-            "--agent, -p and --headless before a command are `loom run`'s: "
+            "--agent, -p, --headless and --no-trust before a command are `loom run`'s: "
             "give them after `run` (for example `loom run --agent sim`)"
         )

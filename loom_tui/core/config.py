@@ -30,6 +30,9 @@ DEFAULT_SETTINGS: dict[str, object] = {
     #: (0: none, the stage waits in merge-conflict for `loom merge ID --resolved`)
     "resolver_attempts": 2,
     "tick_seconds": 1.0,
+    #: mark the project's folders trusted in `~/.claude.json` so that no stage pane stops on
+    #: Claude Code's trust dialog (false, or `loom run --no-trust`: accept the dialog yourself)
+    "trust_claude_folders": True,
 }
 
 
@@ -76,6 +79,16 @@ class ProjectConfig:
     @property
     def agent(self) -> str:
         return str(self.settings.get("agent") or "claude")
+
+    @property
+    def trust_claude_folders(self) -> bool:
+        value = self.settings.get("trust_claude_folders", True)
+        if not isinstance(value, bool):
+            raise StoreError(
+                f"{CONFIG_NAME}: settings.trust_claude_folders: expected true or false, "
+                f"got {value!r}"
+            )
+        return value
 
     def seconds(self, key: str) -> float:
         return self._num(key)

@@ -26,6 +26,7 @@ from loom_tui.core.fsutil import FileLock, arm_kill_at_write
 from loom_tui.core.model import StageRecord, Status
 from loom_tui.core.plan import Plan, StageSpec, load_plan
 from loom_tui.core.project import WORK_DIR_NAME, WORKTREES_DIR_NAME
+from loom_tui.core.sandbox_merge import effective_sandbox
 from loom_tui.core.store import Store
 
 
@@ -47,7 +48,7 @@ def _model(spec: StageSpec) -> str:
 
 def stage_record(plan: Plan, index: int) -> StageRecord:
     spec = plan.stages[index]
-    sandbox = spec.sandbox or plan.spec.sandbox
+    sandbox = effective_sandbox(plan.spec.sandbox, spec.sandbox)
     now = time.time()
     return StageRecord(
         id=spec.id,
@@ -73,7 +74,7 @@ def stage_record(plan: Plan, index: int) -> StageRecord:
         skills=list(spec.skills),
         max_retries=spec.max_retries,
         stall_seconds=spec.stall_seconds or plan.spec.stall_seconds,
-        sandbox=sandbox.model_dump() if sandbox is not None else None,
+        sandbox=sandbox,
         sim=spec.sim.model_dump() if spec.sim else None,
         plan_index=index,
         status=Status.WAITING_FOR_DEPS if spec.dependencies else Status.QUEUED,

@@ -629,7 +629,9 @@ def parse_plan_text(text: str, path: str) -> Plan:
     if text_issues:
         issues += text_issues
         data = storable(data)
-    issues += _schema_issues(tree, data, block.first_line)
+    # a value already reported as unstorable is not reported again for what storing it made of it
+    reported = {i.loc for i in text_issues}
+    issues += [i for i in _schema_issues(tree, data, block.first_line) if i.loc not in reported]
     issues += _graph_issues(tree, data, block.first_line)
     if issues:
         raise PlanError(path, issues)

@@ -92,19 +92,48 @@ class WiringSpec(_Model):
         return value
 
 
+def _sandbox_path(value: str) -> str:
+    """A path of the sandbox: absolute, ``~/``-relative or relative to the worktree."""
+    if not value.strip():
+        raise ValueError("must not be blank")
+    if not _no_control(value) or "\n" in value or "\t" in value:
+        raise ValueError("must not contain control characters")
+    if value.startswith("~") and not (value == "~" or value.startswith("~/")):
+        raise ValueError(f"{value!r}: only `~/` (your home) is understood, not `~user`")
+    return value
+
+
+_SandboxPath = Annotated[str, AfterValidator(_sandbox_path)]
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+#: a host name, or ``*.`` and one for every subdomain (as Claude Code's ``allowedDomains`` takes)
+DOMAIN_RE = re.compile(rf"(?:\*\.)?{_LABEL}(?:\.{_LABEL})*")
+
+
+def _domain(value: str) -> str:
+    if not DOMAIN_RE.fullmatch(value) or len(value) > 253:
+        raise ValueError(
+            f"{value!r} is not a domain name (such as `pypi.org`, or `*.example.com` for its "
+            "subdomains)"
+        )
+    return value
+
+
+_Domain = Annotated[str, AfterValidator(_domain)]
+
+
 class FilesystemSandbox(_Model):
-    deny_read: list[str] = []
-    deny_write: list[str] = []
-    allow_write: list[str] = []
+    deny_read: list[_SandboxPath] = []
+    deny_write: list[_SandboxPath] = []
+    allow_write: list[_SandboxPath] = []
 
 
 class NetworkSandbox(_Model):
     """The network of the sandbox; the keys after ``allowed_domains`` are the original loom's
     and become the same-named Claude Code sandbox settings."""
 
-    allowed_domains: list[str] = []
+    allowed_domains: list[_Domain] = []
     #: more domains on top of ``allowed_domains`` (the original's name for a stage's additions)
-    additional_domains: list[str] = []
+    additional_domains: list[_Domain] = []
     allow_local_binding: bool = False
     #: socket paths; ``false`` is the original's shorthand for none
     allow_unix_sockets: list[str] | Literal[False] = []
@@ -128,6 +157,9 @@ class SandboxSpec(_Model):
     """
 
     enabled: bool = True
+    #: loom's default deny list for secrets (``~/.ssh``, ``~/.aws``, ``.env`` files, …), applied
+    #: whether or not the sandbox is enabled; ``false`` opts out (loom-tui's own key)
+    protect_secrets: bool = True
     auto_allow: bool = True
     allow_unsandboxed_escape: bool = False
     filesystem: FilesystemSandbox = FilesystemSandbox()

@@ -35,6 +35,7 @@ import pytest
 
 from loom_tui.core import frontmatter
 from loom_tui.core.agents import claude_code
+from loom_tui.core.agents.permissions import secret_rules
 from loom_tui.core.model import Status
 from tests.conftest import LOOM
 from tests.integration.engine import Project
@@ -70,8 +71,27 @@ STAGES: list[dict[str, Any]] = [
         "dependencies": ["s1"],
         "acceptance": ["test -s s1.txt", "test -s s2.txt"],
         "context_budget": BUDGET,
+        # merged over the plan's block: lists unioned, the scalars it writes override
+        "sandbox": {
+            "auto_allow": False,
+            "filesystem": {"deny_write": ["vendor/**"], "allow_write": ["~/.cache/loom-e2e"]},
+            "network": {"additional_domains": ["files.pythonhosted.org"]},
+        },
     },
 ]
+#: The plan's sandbox, mapped onto Claude Code's `sandbox` settings in every session's file.
+#: (Without bubblewrap, as here, Claude Code runs Bash unsandboxed; the settings are what count.)
+PLAN_SANDBOX: dict[str, Any] = {
+    "enabled": True,
+    "excluded_commands": ["loom", "git"],
+    "filesystem": {"deny_read": ["private/"], "allow_write": ["~/.cache/loom-e2e"]},
+    "network": {"allowed_domains": ["pypi.org"]},
+}
+#: What the user had in `~/.claude.json` before loom ran: their own answer to the API key question.
+USER_CLAUDE_JSON: dict[str, Any] = {
+    "numStartups": 3,
+    "customApiKeyResponses": {"approved": [API_KEY[-20:]], "rejected": []},
+}
 
 
 # installing the CLI -----------------------------------------------------------------------------
@@ -249,6 +269,36 @@ def diagnose(project: Project, output: str, log: Path) -> str:
     return "\n".join(lines)
 
 
+def check_session_settings(project: Project, sessions: list[Any]) -> None:
+    """Every session's settings file holds the deny list for secrets and the plan's sandbox
+    mapped onto Claude Code's keys; s2's block is merged over the plan's."""
+    for session in sessions:
+        path = project.work / "sessions" / f"{session.id}.settings.json"
+        settings = json.loads(path.read_text())
+        deny = settings["permissions"]["deny"]
+        for rule in secret_rules():
+            assert rule in deny, f"{path}: {rule} missing from {deny}"
+        assert "Read(private/**)" in deny
+        assert not [r for r in settings["permissions"]["allow"] if r.startswith("WebFetch")]
+        sandbox = settings["sandbox"]
+        filesystem, network = sandbox["filesystem"], sandbox["network"]
+        assert sandbox["enabled"] is True
+        assert "~/.ssh" in filesystem["denyRead"] and "private" in filesystem["denyRead"]
+        assert f"/{project.root}/.git" in filesystem["allowWrite"], filesystem
+        assert "~/.cache/loom-e2e" in filesystem["allowWrite"]
+        if session.stage_id == "s1":
+            assert sandbox["autoAllowBashIfSandboxed"] is True
+            assert sandbox["excludedCommands"] == ["loom", "git"]
+            assert network == {"allowedDomains": ["pypi.org"]}
+            assert "denyWrite" not in filesystem
+        else:
+            assert sandbox["autoAllowBashIfSandboxed"] is False
+            assert sandbox["excludedCommands"] == ["loom", "git"]
+            assert network == {"allowedDomains": ["pypi.org", "files.pythonhosted.org"]}
+            assert filesystem["denyWrite"] == ["vendor/**"] and "Edit(vendor/**)" in deny
+            assert filesystem["allowWrite"].count("~/.cache/loom-e2e") == 1
+
+
 # the test ---------------------------------------------------------------------------------------
 
 
@@ -256,9 +306,14 @@ def test_real_claude_runs_a_plan_and_hands_off_at_the_budget(
     tmp_path: Path, claude_bin: str
 ) -> None:
     t0 = time.monotonic()
-    project = Project.create(tmp_path, STAGES, settings={"handoff_timeout_seconds": 60.0})
+    project = Project.create(
+        tmp_path, STAGES, settings={"handoff_timeout_seconds": 60.0}, sandbox=PLAN_SANDBOX
+    )
     home = tmp_path / "home"
     home.mkdir()
+    claude_json = home / ".claude.json"
+    claude_json.write_text(json.dumps(USER_CLAUDE_JSON, indent=2) + "\n")
+    user_text = claude_json.read_text()
     log = tmp_path / "api-requests.jsonl"
     config = tmp_path / "fake-api.json"
     config.write_text(
@@ -415,6 +470,17 @@ def test_real_claude_runs_a_plan_and_hands_off_at_the_budget(
     stuck = [e for e in states if e.get("source") == "pane-text" or "waiting" in str(e["state"])]
     assert not stuck, f"a session waited for input: {stuck}"
     assert not [e for e in states if e.get("state") == "needs-permission"]
+
+    # ~/.claude.json: loom marked the project trusted, kept a backup of the user's file, said so
+    # once, and left the API key answer exactly as the user wrote it.
+    config = json.loads(claude_json.read_text())
+    assert config["customApiKeyResponses"] == USER_CLAUDE_JSON["customApiKeyResponses"], config
+    assert config["numStartups"] >= USER_CLAUDE_JSON["numStartups"]
+    assert config["projects"][str(project.root)]["hasTrustDialogAccepted"] is True
+    assert Path(str(claude_json) + ".loom-backup").read_text() == user_text
+    said = [line for line in output.splitlines() if "trusted" in line and ".claude.json" in line]
+    assert len(said) == 1, report
+    check_session_settings(project, sessions)
 
     deliveries = [str(a) for a in asked]
     side = sorted({str(r.get("reply")) for r in requests if r.get("kind") == "side"})

@@ -431,7 +431,7 @@ def test_pre_accept_keeps_every_other_key_and_trusts_the_path(tmp_path: Path) ->
 
     written = claude_config.pre_accept([str(folder)], env)
 
-    assert written == str(target)
+    assert written.path == str(target)
     data = json.loads(target.read_text())
     for key in ("numStartups", "theme", "tipsHistory", "oauthAccount"):
         assert data[key] == EXISTING[key]
@@ -439,10 +439,9 @@ def test_pre_accept_keeps_every_other_key_and_trusts_the_path(tmp_path: Path) ->
     entry = data["projects"][str(folder)]
     assert entry["hasTrustDialogAccepted"] is True
     assert data["hasCompletedOnboarding"] is True
-    assert data["customApiKeyResponses"]["approved"] == ["older-key-suffix-1234", API_KEY[-20:]]
-    assert data["customApiKeyResponses"]["rejected"] == ["rej"]
-    assert API_KEY[-20:] == "ABCDEFGHIJKLMNOPQRST"
-    assert API_KEY not in target.read_text()  # only the last 20 characters
+    # the API key answer is the user's: never changed, even with a key in the environment
+    assert data["customApiKeyResponses"] == EXISTING["customApiKeyResponses"]
+    assert API_KEY[-20:] not in target.read_text()
     assert set(data) == {*EXISTING, "hasCompletedOnboarding"}
 
 
@@ -472,7 +471,7 @@ def test_pre_accept_is_idempotent(tmp_path: Path) -> None:
     claude_config.pre_accept([folder], env)
     assert (home / ".claude.json").read_text() == first
     data = json.loads(first)
-    assert data["customApiKeyResponses"]["approved"] == [API_KEY[-20:]]
+    assert "customApiKeyResponses" not in data
     assert data["projects"][folder]["hasTrustDialogAccepted"] is True
 
 
@@ -485,7 +484,7 @@ def test_pre_accept_in_claude_config_dir(tmp_path: Path) -> None:
 
     written = claude_config.pre_accept([folder], env)
 
-    assert written == str(config_dir / ".claude.json")
+    assert written.path == str(config_dir / ".claude.json")
     data = json.loads((config_dir / ".claude.json").read_text())
     assert data["projects"][folder]["hasTrustDialogAccepted"] is True
     assert data["hasCompletedOnboarding"] is True

@@ -263,9 +263,13 @@ def test_the_originals_sandbox_keys_become_claude_code_sandbox_settings(project:
     assert isinstance(sandbox, dict)
     assert sandbox["autoAllowBashIfSandboxed"] is False
     assert sandbox["allowUnsandboxedCommands"] is True
-    assert sandbox["network"] == {"allowLocalBinding": True, "allowUnixSockets": ["/run/x.sock"]}
+    # the domains are the sandbox's network allowlist, not WebFetch permissions
+    assert sandbox["network"] == {
+        "allowedDomains": ["a.org", "b.org"],
+        "allowLocalBinding": True,
+        "allowUnixSockets": ["/run/x.sock"],
+    }
     assert sandbox["enableWeakerNestedSandbox"] is True
     permissions = settings["permissions"]
     assert isinstance(permissions, dict)
-    assert "WebFetch(domain:a.org)" in permissions["allow"]
-    assert "WebFetch(domain:b.org)" in permissions["allow"]
+    assert not [rule for rule in permissions["allow"] if rule.startswith("WebFetch")]

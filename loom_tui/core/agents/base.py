@@ -8,6 +8,7 @@ import shlex
 import sys
 from typing import TYPE_CHECKING, Protocol
 
+from loom_tui.core.agents.permissions import session_permissions
 from loom_tui.core.fsutil import atomic_write
 
 if TYPE_CHECKING:
@@ -87,7 +88,8 @@ def base_env(ctx: LaunchContext) -> dict[str, str]:
 
 
 def session_settings(ctx: LaunchContext) -> dict[str, object]:
-    """The settings file passed with ``--settings``: loom's hooks and statusLine, per session.
+    """The settings file passed with ``--settings``: loom's hooks and statusLine, per session,
+    and the permissions and sandbox of `permissions.py`.
 
     Never the user's own settings: this file applies to this one session only.
     """
@@ -99,57 +101,12 @@ def session_settings(ctx: LaunchContext) -> dict[str, object]:
     settings: dict[str, object] = {
         "statusLine": {"type": "command", "command": f"{loom} hook statusline", "padding": 0},
         "hooks": hooks,
-        "permissions": {
-            "allow": ["Bash(*)", "Edit(*)", "Write(*)", "Read(*)", "Glob(*)", "Grep(*)"],
-        },
         "env": {"LOOM_STAGE_ID": ctx.stage.id, "LOOM_SESSION_ID": ctx.session.id},
     }
-    sandbox = ctx.stage.sandbox
-    if isinstance(sandbox, dict) and sandbox.get("enabled"):
-        fs = sandbox.get("filesystem") if isinstance(sandbox.get("filesystem"), dict) else {}
-        net = sandbox.get("network") if isinstance(sandbox.get("network"), dict) else {}
-        assert isinstance(fs, dict) and isinstance(net, dict)
-        settings["sandbox"] = _sandbox_settings(sandbox, net)
-        deny = [f"Read({p})" for p in fs.get("deny_read", [])] + [
-            f"Edit({p})" for p in fs.get("deny_write", [])
-        ]
-        permissions = settings["permissions"]
-        assert isinstance(permissions, dict)
-        if deny:
-            permissions["deny"] = deny
-        domains = [*net.get("allowed_domains", []), *net.get("additional_domains", [])]
-        if domains:
-            permissions["allow"] = [
-                *permissions["allow"],
-                *(f"WebFetch(domain:{d})" for d in domains),
-            ]
+    git_dir = os.path.join(ctx.store.root, ".git")
+    writable = [git_dir] if os.path.isdir(git_dir) else []
+    settings.update(session_permissions(ctx.stage.sandbox, writable))
     return settings
-
-
-def _sandbox_settings(sandbox: dict[str, object], net: dict[str, object]) -> dict[str, object]:
-    """Claude Code's ``sandbox`` settings from the plan's; the original loom's keys
-    (``auto_allow``, ``allow_unsandboxed_escape``, the network's socket and binding keys,
-    ``linux.enable_weaker_nested``) become the Claude Code settings of the same meaning."""
-    out: dict[str, object] = {
-        "enabled": True,
-        "excludedCommands": sandbox.get("excluded_commands", ["loom"]),
-        "autoAllowBashIfSandboxed": sandbox.get("auto_allow", True) is not False,
-        "allowUnsandboxedCommands": sandbox.get("allow_unsandboxed_escape") is True,
-    }
-    network: dict[str, object] = {}
-    if net.get("allow_local_binding") is True:
-        network["allowLocalBinding"] = True
-    sockets = net.get("allow_unix_sockets")
-    if isinstance(sockets, list) and sockets:
-        network["allowUnixSockets"] = sockets
-    if net.get("allow_all_unix_sockets") is True:
-        network["allowAllUnixSockets"] = True
-    if network:
-        out["network"] = network
-    linux = sandbox.get("linux")
-    if isinstance(linux, dict) and linux.get("enable_weaker_nested") is True:
-        out["enableWeakerNestedSandbox"] = True
-    return out
 
 
 def write_settings(ctx: LaunchContext) -> str:

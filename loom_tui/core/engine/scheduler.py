@@ -102,8 +102,11 @@ class SchedulerOptions:
         max_parallel: int | None = None,
         only_stage: str | None = None,
         exit_when_done: bool = False,
+        trust: bool | None = None,
     ) -> None:
         self.agent = agent
+        #: mark the project trusted in `~/.claude.json` (None: the project's setting)
+        self.trust = trust
         self.max_parallel = max_parallel
         self.only_stage = only_stage
         self.exit_when_done = exit_when_done
@@ -261,7 +264,7 @@ class Scheduler:
         kill_at = os.environ.pop(KILL_AT_WRITE_ENV, "")  # never inherited by tmux and agents
         if kill_at.isdigit():
             arm_kill_at_write(int(kill_at))
-        if self.backend.name == "claude":
+        if self.backend.name == "claude" and self._trusts():
             await self._pre_accept()
         watcher = asyncio.create_task(self._watch(), name="loom-watch")
         self._set_state("running")
@@ -524,13 +527,22 @@ class Scheduler:
 
         folders = trusted_folders(self.store.root, os.path.join(self.store.root, git.WORKTREES_DIR))
         try:
-            path = await self._io(pre_accept, folders)
+            result = await self._io(pre_accept, folders)
         except LoomError as exc:
             self.emit(
                 SchedulerError(message=f"cannot pre-accept Claude Code's dialogs: {exc.message}")
             )
             return
-        self.emit(Notice(message=f"trusted {' and '.join(folders)} for Claude Code in {path}"))
+        message = result.message()
+        if message is not None:  # said once: the next run finds nothing to change
+            self.emit(Notice(message=message))
+
+    def _trusts(self) -> bool:
+        """Whether loom may mark the project trusted in `~/.claude.json` (`--no-trust`, or the
+        `trust_claude_folders` setting, leaves the trust dialog to the user)."""
+        if self.options.trust is not None:
+            return self.options.trust
+        return self.config.trust_claude_folders
 
     #: The folders watched (not recursively): the hook logs under hooks/ change on every tool
     #: call of every agent and are read on each tick instead; a hook that matters touches pulse/.
