@@ -1,0 +1,111 @@
+# loom's hook and statusLine command in a stage session: the fast path, in POSIX sh.
+#
+# Claude Code runs this on every tool call (PreToolUse, PostToolUse) and every statusLine redraw of
+# every agent, so it must cost a shell start, not a Python start.  Usage, as the per-session
+# settings write it (core/agents/base.py, `session_settings`):
+#
+#   sh hook.sh EVENT WORK_DIR SESSION_ID STAGE_ID WORKTREE PYTHON
+#
+# It reads Claude Code's JSON payload from stdin and, for the routine calls, appends it as one line
+# to `WORK_DIR/hooks/SESSION_ID.jsonl` with loom's event name put first
+# (`{"event":"PostToolUse",...payload...}`; core/hook_log.py reads both this shape and the records
+# the Python hook writes).  It answers from files the scheduler maintains in `WORK_DIR/flags/`:
+#
+#   SESSION_ID.handoff  the scheduler asked this session to hand off: PostToolUse and Stop go to
+#                       Python (`loom hook`), which sends the request (exit 2) and records it;
+#   SESSION_ID.status   the statusLine text, written by the scheduler when the gauge changes;
+#   SESSION_ID.near     the gauge is near the stage's budget: each statusLine wakes the scheduler
+#                       (touches `WORK_DIR/pulse/SESSION_ID`), so a crossing is seen at once.
+#
+# Python (`loom hook EVENT`) runs only where there is real work: a flagged handoff, the first
+# PreCompact (the backstop), SessionStart (the reminder after a compaction), and the PreToolUse
+# guard for the tools that can leave the stage's lane: Bash commands that mention git or loom,
+# and Edit/Write/NotebookEdit/MultiEdit unless the file is plainly inside the worktree.  Read, Glob,
+# Grep and the rest never leave this script.  Any failure here exits 0: a hook must never break
+# the agent's work.
+
+event=$1 work=$2 session=$3 stage=$4 worktree=$5 python=$6
+log="$work/hooks/$session.jsonl"
+flags="$work/flags/$session"
+
+python_hook() {
+    # The slow path: the payload goes to `loom hook EVENT`, which logs it itself and answers.
+    printf '%s' "$payload" | LOOM_WORK_DIR=$work LOOM_SESSION_ID=$session LOOM_STAGE_ID=$stage \
+        LOOM_WORKTREE=$worktree "$python" -m loom_tui hook "$event"
+    exit $?
+}
+
+case $event in
+    pre-compact | session-start)
+        exec env LOOM_WORK_DIR="$work" LOOM_SESSION_ID="$session" LOOM_STAGE_ID="$stage" \
+            LOOM_WORKTREE="$worktree" "$python" -m loom_tui hook "$event"
+        ;;
+esac
+
+payload=$(cat) || exit 0
+
+case $event in
+    post-tool-use | stop)
+        [ -e "$flags.handoff" ] && python_hook
+        ;;
+    pre-tool-use)
+        case $payload in
+            *'"tool_name":"Bash"'* | *'"tool_name": "Bash"'*)
+                case $payload in *git* | *loom*) python_hook ;; esac
+                ;;
+            *'"tool_name":"Edit"'* | *'"tool_name": "Edit"'* | \
+                *'"tool_name":"Write"'* | *'"tool_name": "Write"'* | \
+                *'"tool_name":"MultiEdit"'* | *'"tool_name": "MultiEdit"'*)
+                # plainly inside the worktree: an absolute path under it, with no `..` anywhere
+                case $payload in
+                    *'/..'*) python_hook ;;
+                    *"\"file_path\":\"$worktree/"* | *"\"file_path\": \"$worktree/"*) ;;
+                    *) python_hook ;;
+                esac
+                ;;
+            *'"tool_name":"NotebookEdit"'* | *'"tool_name": "NotebookEdit"'*)
+                python_hook
+                ;;
+        esac
+        ;;
+esac
+
+case $event in
+    pre-tool-use) name=PreToolUse ;;
+    post-tool-use)
+        name=PostToolUse
+        # the tool's output can be megabytes (a Read): the log keeps what the scheduler reads
+        case $payload in
+            *',"tool_response":'*) payload="${payload%%,\"tool_response\":*}}" ;;
+            *', "tool_response": '*) payload="${payload%%, \"tool_response\": *}}" ;;
+        esac
+        ;;
+    stop) name=Stop ;;
+    notification) name=Notification ;;
+    user-prompt-submit) name=UserPromptSubmit ;;
+    session-end) name=SessionEnd ;;
+    *) name=$event ;;
+esac
+case $payload in
+    '{}' | '') line="{\"event\":\"$name\"}" ;;
+    '{'*) line="{\"event\":\"$name\",${payload#\{}" ;;
+    *) line='' ;;
+esac
+if [ -n "$line" ]; then
+    printf '%s\n' "$line" >>"$log" 2>/dev/null
+fi
+
+case $event in
+    statusline)
+        [ -e "$flags.near" ] && : >"$work/pulse/$session" 2>/dev/null
+        if [ -s "$flags.status" ]; then
+            cat "$flags.status" 2>/dev/null
+        else
+            printf 'loom %s\n' "$stage"
+        fi
+        ;;
+    stop | notification | user-prompt-submit | session-end)
+        : >"$work/pulse/$session" 2>/dev/null
+        ;;
+esac
+exit 0
