@@ -35,6 +35,12 @@ python_hook() {
     exit $?
 }
 
+guard() {
+    # The PreToolUse guard (core/guard.py), without the CLI: it logs the call and answers.
+    printf '%s' "$payload" | "$python" -m loom_tui.core.guard_hook "$work" "$session" "$stage" "$worktree"
+    exit $?
+}
+
 case $event in
     pre-compact | session-start)
         exec env LOOM_WORK_DIR="$work" LOOM_SESSION_ID="$session" LOOM_STAGE_ID="$stage" \
@@ -51,20 +57,20 @@ case $event in
     pre-tool-use)
         case $payload in
             *'"tool_name":"Bash"'* | *'"tool_name": "Bash"'*)
-                case $payload in *git* | *loom*) python_hook ;; esac
+                case $payload in *git* | *loom*) guard ;; esac
                 ;;
             *'"tool_name":"Edit"'* | *'"tool_name": "Edit"'* | \
                 *'"tool_name":"Write"'* | *'"tool_name": "Write"'* | \
                 *'"tool_name":"MultiEdit"'* | *'"tool_name": "MultiEdit"'*)
                 # plainly inside the worktree: an absolute path under it, with no `..` anywhere
                 case $payload in
-                    *'/..'*) python_hook ;;
+                    *'/..'*) guard ;;
                     *"\"file_path\":\"$worktree/"* | *"\"file_path\": \"$worktree/"*) ;;
-                    *) python_hook ;;
+                    *) guard ;;
                 esac
                 ;;
             *'"tool_name":"NotebookEdit"'* | *'"tool_name": "NotebookEdit"'*)
-                python_hook
+                guard
                 ;;
         esac
         ;;
@@ -98,8 +104,8 @@ fi
 case $event in
     statusline)
         [ -e "$flags.near" ] && : >"$work/pulse/$session" 2>/dev/null
-        if [ -s "$flags.status" ]; then
-            cat "$flags.status" 2>/dev/null
+        if [ -s "$flags.status" ] && IFS= read -r text <"$flags.status"; then
+            printf '%s\n' "$text"
         else
             printf 'loom %s\n' "$stage"
         fi
