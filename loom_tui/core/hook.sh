@@ -8,8 +8,8 @@
 #
 # It reads Claude Code's JSON payload from stdin and, for the routine calls, appends it as one line
 # to `WORK_DIR/hooks/SESSION_ID.jsonl` with loom's event name put first
-# (`{"event":"PostToolUse",...payload...}`; core/hook_log.py reads both this shape and the records
-# the Python hook writes).  It answers from files the scheduler maintains in `WORK_DIR/flags/`:
+# and the seconds since boot first (`{"event":"PostToolUse","up":5021.37,...payload...}`;
+# core/hook_log.py reads both this shape and the records the Python hook writes).  It answers from files the scheduler maintains in `WORK_DIR/flags/`:
 #
 #   SESSION_ID.handoff  the scheduler asked this session to hand off: PostToolUse and Stop go to
 #                       Python (`loom hook`), which sends the request (exit 2) and records it;
@@ -92,9 +92,13 @@ case $event in
     session-end) name=SessionEnd ;;
     *) name=$event ;;
 esac
+# When: seconds since boot, read by a builtin (no `date` process); hook_log turns it into a time.
+up=
+[ -r /proc/uptime ] && read -r up _ </proc/uptime
+stamp="\"event\":\"$name\"${up:+,\"up\":$up}"
 case $payload in
-    '{}' | '') line="{\"event\":\"$name\"}" ;;
-    '{'*) line="{\"event\":\"$name\",${payload#\{}" ;;
+    '{}' | '') line="{$stamp}" ;;
+    '{'*) line="{$stamp,${payload#\{}" ;;
     *) line='' ;;
 esac
 if [ -n "$line" ]; then

@@ -12,6 +12,8 @@ Standard-library imports only: the Python hook runs this on its slow path too.
 
 from __future__ import annotations
 
+import time
+
 from loom_tui.core import context
 
 TEXT_LIMIT = 300
@@ -72,9 +74,28 @@ def compact(event: str, payload: dict[str, object], now: float | None) -> dict[s
 
 
 def normalize(record: dict[str, object], written_at: float | None = None) -> dict[str, object]:
-    """One line of a hook log as a compact record; ``written_at`` (the log's modification time)
-    stands for the time of a payload line, which the sh fast path cannot stamp cheaply."""
+    """One line of a hook log as a compact record.  The sh fast path stamps its lines with the
+    seconds since boot (``up``: a builtin can read them, a clock needs a `date` process), made a
+    time here; without it, ``written_at`` (the log's modification time) stands in."""
     if "session_id" not in record:
         return record
     event = str(record.get("event") or record.get("hook_event_name") or "")
-    return compact(event, record, written_at)
+    up = record.get("up")
+    boot = boot_time() if isinstance(up, int | float) else None
+    ts = boot + float(up) if boot is not None and isinstance(up, int | float) else written_at
+    return compact(event, record, ts)
+
+
+_BOOT: list[float] = []
+
+
+def boot_time() -> float | None:
+    """When the machine booted, on the wall clock (from `/proc/uptime`; None elsewhere)."""
+    if not _BOOT:
+        try:
+            with open("/proc/uptime", encoding="ascii") as fh:
+                uptime = float(fh.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        _BOOT.append(time.time() - uptime)
+    return _BOOT[0]
