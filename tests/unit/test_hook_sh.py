@@ -285,3 +285,24 @@ def test_real_captured_tool_calls_pass(hooked: Hooked) -> None:
         text = json.dumps(tool_input).replace("/tmp/demo/proj2", hooked.worktree)
         answer = hooked.tool(name, **json.loads(text))
         assert answer.returncode == 0, answer.stderr
+
+
+def test_real_pretooluse_payloads_pass_and_a_sweep_is_refused(hooked: Hooked) -> None:
+    """PreToolUse payloads Claude Code 2.1.197 sent in `make test-claude`, moved into this
+    stage's worktree: their own command, then that run's commit command, pass; `git add -A` in the
+    same envelope is refused."""
+    fixture = FIXTURES / "hook_pretooluse_payloads.jsonl"
+    commit = (
+        "printf '%s\\n' 'stage cli generation 1' >> cli.txt && git add cli.txt && "
+        "GIT_AUTHOR_NAME='Fake Claude' GIT_AUTHOR_EMAIL=fake-claude@example.invalid "
+        "git commit -q -m 'cli: stage cli generation 1'"
+    )
+    for line in fixture.read_text().splitlines():
+        payload = json.loads(line)
+        payload["cwd"] = hooked.worktree
+        payload["session_id"] = hooked.id
+        assert hooked.run("PreToolUse", payload).returncode == 0
+        for command, code in ((commit, 0), ("git add -A", 2)):
+            payload["tool_input"] = {**payload["tool_input"], "command": command}
+            answer = hooked.run("PreToolUse", payload)
+            assert answer.returncode == code, answer.stderr
