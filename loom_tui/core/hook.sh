@@ -4,7 +4,7 @@
 # every agent, so it must cost a shell start, not a Python start.  Usage, as the per-session
 # settings write it (core/agents/base.py, `session_settings`):
 #
-#   sh hook.sh EVENT WORK_DIR SESSION_ID STAGE_ID WORKTREE PYTHON
+#   sh hook.sh EVENT WORK_DIR SESSION_ID STAGE_ID WORKTREE PYTHON BUDGET
 #
 # It reads Claude Code's JSON payload from stdin and, for the routine calls, appends it as one line
 # to `WORK_DIR/hooks/SESSION_ID.jsonl` with loom's event name put first
@@ -16,6 +16,8 @@
 #   SESSION_ID.status   the statusLine text, written by the scheduler when the gauge changes;
 #   SESSION_ID.near     the gauge is near the stage's budget: each statusLine wakes the scheduler
 #                       (touches `WORK_DIR/pulse/SESSION_ID`), so a crossing is seen at once.
+#                       The statusLine's own `used_percentage` within 15 points of BUDGET does
+#                       the same, for a reading that jumps past the budget in one step.
 #
 # Python (`loom hook EVENT`) runs only where there is real work: a flagged handoff, the first
 # PreCompact (the backstop), SessionStart (the reminder after a compaction), and the PreToolUse
@@ -24,7 +26,8 @@
 # Grep and the rest never leave this script.  Any failure here exits 0: a hook must never break
 # the agent's work.
 
-event=$1 work=$2 session=$3 stage=$4 worktree=$5 python=$6
+event=$1 work=$2 session=$3 stage=$4 worktree=$5 python=$6 budget=${7:-65}
+case $budget in '' | *[!0-9]*) budget=65 ;; esac
 log="$work/hooks/$session.jsonl"
 flags="$work/flags/$session"
 
@@ -107,7 +110,22 @@ fi
 
 case $event in
     statusline)
-        [ -e "$flags.near" ] && : >"$work/pulse/$session" 2>/dev/null
+        # Near the budget, wake the scheduler: Claude Code's own figure (whole points are
+        # enough for a wake-up; loom computes the exact one), or the scheduler's flag.
+        wake=
+        [ -e "$flags.near" ] && wake=1
+        case $payload in
+            *'"used_percentage":'*) pct=${payload#*\"used_percentage\":} ;;
+            *) pct= ;;
+        esac
+        pct=${pct# }
+        pct=${pct%%[,\}]*}
+        pct=${pct%%.*}
+        case $pct in
+            '' | *[!0-9]*) ;;
+            *) [ "$pct" -ge $((budget - 15)) ] && wake=1 ;;
+        esac
+        [ -n "$wake" ] && : >"$work/pulse/$session" 2>/dev/null
         if [ -s "$flags.status" ] && IFS= read -r text <"$flags.status"; then
             printf '%s\n' "$text"
         else

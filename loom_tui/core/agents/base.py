@@ -103,6 +103,7 @@ def hook_command(ctx: LaunchContext, sub: str) -> str:
         ctx.stage.id,
         ctx.worktree,
         sys.executable,
+        str(ctx.stage.context_budget),
     ]
     return " ".join(shlex.quote(w) for w in words)
 
