@@ -60,7 +60,26 @@ case $event in
     pre-tool-use)
         case $payload in
             *'"tool_name":"Bash"'* | *'"tool_name": "Bash"'*)
-                case $payload in *git* | *loom*) guard ;; esac
+                case $payload in
+                    *git* | *loom*)
+                        # One plain command (no `&`, `;`, `|`, `$(`, backquote or new line
+                        # anywhere in the payload) that cannot leave the lane stays here: this
+                        # stage's own `loom stage complete` / `loom handoff write`, and git's
+                        # read-only status, diff, log and show.  Anything else: the guard.
+                        case $payload in
+                            *'&'* | *';'* | *'|'* | *'$('* | *'`'* | *'\n'*) guard ;;
+                            *"\"command\":\"loom stage complete $stage\""* | \
+                                *"\"command\": \"loom stage complete $stage\""* | \
+                                *"\"command\":\"loom handoff write $stage "* | \
+                                *"\"command\": \"loom handoff write $stage "*) ;;
+                            *'"command":"git status'* | *'"command": "git status'* | \
+                                *'"command":"git diff'* | *'"command": "git diff'* | \
+                                *'"command":"git log'* | *'"command": "git log'* | \
+                                *'"command":"git show'* | *'"command": "git show'*) ;;
+                            *) guard ;;
+                        esac
+                        ;;
+                esac
                 ;;
             *'"tool_name":"Edit"'* | *'"tool_name": "Edit"'* | \
                 *'"tool_name":"Write"'* | *'"tool_name": "Write"'* | \

@@ -306,3 +306,24 @@ def test_real_pretooluse_payloads_pass_and_a_sweep_is_refused(hooked: Hooked) ->
             payload["tool_input"] = {**payload["tool_input"], "command": command}
             answer = hooked.run("PreToolUse", payload)
             assert answer.returncode == code, answer.stderr
+
+
+def test_plain_own_stage_commands_stay_on_the_fast_path(hooked: Hooked) -> None:
+    for command in (
+        f"loom stage complete {STAGE}",
+        f"loom handoff write {STAGE} --summary 'fixed the git push docs' --next 'tests'",
+        "git status",
+        "git diff --stat HEAD~1",
+        "git log --oneline -5",
+    ):
+        assert hooked.tool("Bash", command=command).returncode == 0, command
+    assert hooked.python_ran() == 0
+    for command, code in (
+        (f"loom stage complete {STAGE} && git push", 2),
+        (f"loom stage complete {STAGE}; git add -A", 2),
+        ("git status | cat", 0),
+        ("git log $(git push)", 2),
+        (f"loom stage complete {STAGE}x", 2),
+    ):
+        assert hooked.tool("Bash", command=command).returncode == code, command
+    assert hooked.python_ran() == 5  # each of these went to the guard
