@@ -7,8 +7,9 @@ stdin, in the sample project's `scaffold` worktree, for a live session record.  
 
 - PostToolUse after a Bash call (no handoff requested: the fast path);
 - the statusLine, with the scheduler's status text in place;
-- PreToolUse for a Read (never leaves sh) and for a Bash command that mentions git (the guard's
-  Python path: the one tool call class that still pays a Python start, shown for honesty).
+- PreToolUse for a Read (never leaves sh), for `git status` (a plain read-only git command: sh
+  too) and for `git commit -m wip` (the guard's Python path: the tool calls that still pay a
+  Python start, shown for honesty).
 
 Goal: PostToolUse and statusLine each at most 0.3 × `python -c pass` (median).
 """
@@ -131,11 +132,18 @@ def run(bench: Any) -> dict[str, object]:
         payload("PreToolUse", tool_name="Read", tool_input={"file_path": f"{worktree}/README.md"}),
         worktree,
     )
-    guarded = _time(
+    status_git = _time(
         bench,
-        "P0h PreToolUse Bash git (guard)",
+        "P0h PreToolUse Bash git status",
         command("PreToolUse"),
         payload("PreToolUse", tool_name="Bash", tool_input={"command": "git status"}),
+        worktree,
+    )
+    guarded = _time(
+        bench,
+        "P0h PreToolUse Bash git commit (guard)",
+        command("PreToolUse"),
+        payload("PreToolUse", tool_name="Bash", tool_input={"command": "git commit -m wip"}),
         worktree,
     )
     base = statistics.median(pass_ms)
@@ -146,11 +154,13 @@ def run(bench: Any) -> dict[str, object]:
         "post_tool_use_ms": summary_ms(post),
         "statusline_ms": summary_ms(status),
         "pre_tool_use_read_ms": summary_ms(read),
-        "pre_tool_use_bash_git_guard_ms": summary_ms(guarded),
+        "pre_tool_use_git_status_ms": summary_ms(status_git),
+        "pre_tool_use_git_commit_guard_ms": summary_ms(guarded),
         "post_tool_use_ratio_p50": round(post_ratio, 3),
         "statusline_ratio_p50": round(status_ratio, 3),
         "pre_tool_use_read_ratio_p50": round(statistics.median(read) / base, 3),
-        "pre_tool_use_bash_git_guard_ratio_p50": round(statistics.median(guarded) / base, 3),
+        "pre_tool_use_git_status_ratio_p50": round(statistics.median(status_git) / base, 3),
+        "pre_tool_use_git_commit_guard_ratio_p50": round(statistics.median(guarded) / base, 3),
         "goal_ratio": GOAL_RATIO,
         "goal_met": post_ratio <= GOAL_RATIO and status_ratio <= GOAL_RATIO,
         "runs": len(post),

@@ -134,7 +134,7 @@ case $event in
         wake=
         [ -e "$flags.near" ] && wake=1
         case $payload in
-            *'"used_percentage":'*) pct=${payload#*\"used_percentage\":} ;;
+            *'"used_percentage":'*) pct=${payload##*\"used_percentage\":} ;;
             *) pct= ;;
         esac
         pct=${pct# }
