@@ -49,6 +49,9 @@ def test_every_violation_is_refused_and_the_agent_carries_on(make_project: MakeP
         stage = project.stage(stage_id)
         assert stage.status is Status.COMPLETED and stage.merged
     assert not (project.root / "outside-the-worktree.txt").exists()
+    # the sessions' hook flags (statusLine text, near-budget mark) went with them
+    flags = project.work / "flags"
+    assert not flags.exists() or not list(flags.iterdir())
 
     # the refusals are in the session's hook log, as the scheduler reads it
     session_id = attempts[0]["session"]
