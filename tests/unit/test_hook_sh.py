@@ -327,3 +327,30 @@ def test_plain_own_stage_commands_stay_on_the_fast_path(hooked: Hooked) -> None:
     ):
         assert hooked.tool("Bash", command=command).returncode == code, command
     assert hooked.python_ran() == 5  # each of these went to the guard
+
+
+def test_the_scheduler_reads_what_the_fast_path_logged(hooked: Hooked) -> None:
+    """`SessionMonitor` (what the scheduler's observer polls) on a log written only by sh: the
+    statusLine's reading with its own time, the tool calls, a permission prompt."""
+    from loom_tui.core.session_monitor import NEEDS_PERMISSION, SessionMonitor
+
+    sample = json.loads((CAPTURES / "statusline_sample_opus1m.json").read_text())
+    sample["session_id"] = hooked.id
+    before = time.time()
+    hooked.run("statusline", sample)
+    hooked.tool("Read", file_path=f"{hooked.worktree}/README.md")
+    notice = hooked.payload(
+        "Notification",
+        message="Claude needs your permission",
+        notification_type="permission_prompt",
+    )
+    hooked.run("Notification", notice)
+    assert hooked.python_ran() == 0
+    monitor = SessionMonitor(str(hooked.work / "hooks"))
+    update = monitor.poll(hooked.store.read_session(hooked.id))
+    assert update.reading is not None and update.reading.source == "statusline"
+    assert update.reading.window == 1_000_000 and update.reading.tokens == 22_025
+    assert update.reading.ts is not None and abs(update.reading.ts - before) < 5
+    assert update.state is not None and update.state.state == NEEDS_PERMISSION
+    assert update.transcript_path == str(hooked.root / "t.jsonl")
+    assert (hooked.work / "pulse" / hooked.id).exists()  # a notification wakes the scheduler
