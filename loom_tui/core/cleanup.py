@@ -7,7 +7,8 @@ touched):
   written, by a live process or for a live session, is kept);
 - the files of ended sessions that nothing reads any more: `sessions/<sid>.settings.json`,
   `sessions/<sid>.exit`, and `signals/<sid>.md` when it is older than the session's end (the
-  session records themselves, handoffs, memory and hook logs are kept: they are the run's history);
+  session records themselves, handoffs, memory and hook logs are kept: they are the run's history),
+  and their hook flags under `.work/flags/` (see core/hook_flags.py);
 - empty files under `.work/pulse/` (wake-up marks for the scheduler);
 - the project's private tmux server, when no session is live and no scheduler runs.
 
@@ -26,6 +27,7 @@ import shutil
 from loom_tui.core import git
 from loom_tui.core.errors import LoomError
 from loom_tui.core.fsutil import TEMP_SUFFIX
+from loom_tui.core.hook_flags import KINDS, flag_path
 from loom_tui.core.store import Store
 
 #: `fsutil.atomic_write`'s temporary names: `.<name>.<pid>.<n>.tmp`.
@@ -90,9 +92,12 @@ class Cleaner:
     def ended_session_files(self) -> None:
         files = 0
         sessions = 0
+        flags = 0
         for session in self.store.sessions():
             if session.live:
                 continue
+            for kind in KINDS:  # the scheduler clears them at the end; a kill by hand may not
+                flags += _remove(flag_path(self.store.work_dir, session.id, kind), self.dry_run)
             ended = session.ended_at
             if ended is None:
                 try:
@@ -115,6 +120,10 @@ class Cleaner:
             self.lines.append(
                 f"{self.verb} {_count(files, 'file')} of {_count(sessions, 'ended session')} "
                 "(settings, exit and signal files)"
+            )
+        if flags:
+            self.lines.append(
+                f"{self.verb} {_count(flags, 'hook flag file')} of ended sessions (.work/flags/)"
             )
 
     def empty_pulse_files(self) -> None:

@@ -24,6 +24,8 @@ import time
 
 from loom_tui.core import context
 from loom_tui.core.errors import ProjectNotFound
+from loom_tui.core.hook_flags import clear_flag
+from loom_tui.core.hook_log import compact, trim
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,7 +42,6 @@ EVENTS = {
     "pre-compact": "PreCompact",
     "session-end": "SessionEnd",
 }
-TEXT_LIMIT = 300
 
 
 class HookAnswer:
@@ -64,12 +65,6 @@ def handoff_request(stage_id: str, percent: float | None, budget: int) -> str:
     )
 
 
-def _trim(value: object) -> object:
-    if isinstance(value, str) and len(value) > TEXT_LIMIT:
-        return value[:TEXT_LIMIT] + "…"
-    return value
-
-
 def _append(path: str, record: dict[str, object]) -> None:
     """One whole line in the session's hook log, or none (a full disk: see `append_line`)."""
     from loom_tui.core.fsutil import append_line, json_line
@@ -87,10 +82,10 @@ def handle(command: str, raw: str, env: dict[str, str]) -> HookAnswer:
         payload = json.loads(raw) if raw.strip() else {}
     except ValueError:
         payload = {}
-        problem = f"stdin is not JSON: {_trim(raw)!r}"
+        problem = f"stdin is not JSON: {trim(raw)!r}"
     if not isinstance(payload, dict):
         payload = {}
-        problem = problem or f"stdin is not a JSON object: {_trim(raw)!r}"
+        problem = problem or f"stdin is not a JSON object: {trim(raw)!r}"
     work_dir = env.get("LOOM_WORK_DIR")
     if not work_dir:
         from loom_tui.core.project import find_work_dir
@@ -107,47 +102,9 @@ def handle(command: str, raw: str, env: dict[str, str]) -> HookAnswer:
         store.session_path(session_id)  # an id that is not a plain name never becomes a path
     stage_id = env.get("LOOM_STAGE_ID") or ""
     now = time.time()
-    record: dict[str, object] = {"ts": now, "event": event}
+    record = compact(event, payload, now)
     answer = HookAnswer()
-    reading = None
-    if event == "statusline":
-        reading = context.from_statusline(payload, now)
-        cost = payload.get("cost")
-        if isinstance(cost, dict):
-            record["cost_usd"] = cost.get("total_cost_usd")
-        cw = payload.get("context_window")
-        if isinstance(cw, dict):
-            record["total_input_tokens"] = cw.get("total_input_tokens")
-            record["total_output_tokens"] = cw.get("total_output_tokens")
-            record["used_percentage"] = cw.get("used_percentage")
-            record["context_window_size"] = cw.get("context_window_size")
-        if reading is not None:
-            record.update(reading.to_dict())
-            record["source"] = "statusline"
-        model = payload.get("model")
-        if isinstance(model, dict):
-            record["model"] = model.get("id")
-    elif event in ("PreToolUse", "PostToolUse"):
-        record["tool"] = payload.get("tool_name")
-        tool_input = payload.get("tool_input")
-        if isinstance(tool_input, dict):
-            record["input"] = _trim(tool_input.get("command") or tool_input.get("file_path"))
-    elif event == "Notification":
-        record["type"] = payload.get("notification_type")
-        record["message"] = _trim(payload.get("message"))
-    elif event == "Stop":
-        record["active"] = bool(payload.get("stop_hook_active"))
-        record["message"] = _trim(payload.get("last_assistant_message"))
-    elif event == "PreCompact":
-        record["trigger"] = payload.get("trigger")
-    elif event == "SessionStart":
-        record["source"] = payload.get("source")
-    elif event == "SessionEnd":
-        record["reason"] = payload.get("reason")
-    elif event == "UserPromptSubmit":
-        record["prompt"] = _trim(payload.get("prompt"))
-    if payload.get("transcript_path"):
-        record["transcript"] = payload.get("transcript_path")
+    reading = context.from_statusline(payload, now) if event == "statusline" else None
     if not session_id:
         return answer
     os.makedirs(store.hooks_dir, exist_ok=True)
@@ -184,19 +141,38 @@ def handle(command: str, raw: str, env: dict[str, str]) -> HookAnswer:
             + handoff_request(stage_id, session.context_percent, budget),
         )
     request = None
-    if event in ("PostToolUse", "Stop") and session is not None:
-        requested = session.handoff_requested_at is not None and session.handoff is None
-        if requested and not (event == "Stop" and payload.get("stop_hook_active")):
+    requested = (
+        session is not None and session.handoff_requested_at is not None and session.handoff is None
+    )
+    if event in ("PostToolUse", "Stop") and session is not None and requested:
+        if not (event == "Stop" and payload.get("stop_hook_active")):
             budget = stage.context_budget if stage is not None else 65
             request = handoff_request(stage_id, session.context_percent, budget)
             # The agent got the request from this hook: a blocked Stop does not end its turn,
             # so the scheduler must not type the request into the pane as well.
             record["blocked"] = True
+    elif event in ("PostToolUse", "Stop") and session is not None and session.handoff:
+        # the flag outlived its request (the handoff is written): back to the sh fast path
+        clear_flag(work_dir, session_id, "handoff")
+    refusal = None
+    if event == "PreToolUse" and stage_id:
+        from loom_tui.core.guard import check
+
+        worktree = (
+            env.get("LOOM_WORKTREE")
+            or (session.worktree if session is not None else None)
+            or (stage.worktree if stage is not None else None)
+        )
+        refusal = check(payload, stage_id, worktree, stage.branch if stage is not None else None)
+        if refusal:
+            record["refused"] = refusal
     _append(os.path.join(store.hooks_dir, f"{session_id}.jsonl"), record)
     if _wants_attention(event, record, reading, stage):
         pulse(store.work_dir, session_id)
 
-    if request is not None:
+    if refusal:
+        answer = HookAnswer(2, stderr=refusal)
+    elif request is not None:
         answer = HookAnswer(2, stderr=request)
     elif event == "statusline":
         answer = HookAnswer(0, stdout=_status_line(stage_id, stage, reading, record))
@@ -247,14 +223,25 @@ def _status_line(
     stage_id: str, stage: object, reading: context.Reading | None, record: dict[str, object]
 ) -> str:
     budget = getattr(stage, "context_budget", 65)
+    cost = record.get("cost_usd")
+    return status_text(
+        stage_id,
+        budget,
+        reading.percent if reading is not None else None,
+        cost if isinstance(cost, int | float) else None,
+    )
+
+
+def status_text(stage_id: str, budget: int, percent: float | None, cost: float | None) -> str:
+    """The statusLine: stage, context use against the budget, cost.  The scheduler writes it to
+    `.work/flags/<sid>.status` for the sh fast path; the Python hook prints it itself."""
     parts = [f"loom {stage_id}" if stage_id else "loom"]
-    if reading is not None:
-        gauge = context.level(reading.percent, budget)
-        parts.append(f"ctx {reading.percent:.0f}%/{budget}% ({gauge})")
+    if percent is not None:
+        gauge = context.level(percent, budget)
+        parts.append(f"ctx {percent:.0f}%/{budget}% ({gauge})")
     else:
         parts.append(f"ctx -/{budget}%")
-    cost = record.get("cost_usd")
-    if isinstance(cost, int | float):
+    if cost is not None:
         parts.append(f"${cost:.2f}")
     return " · ".join(parts)
 

@@ -200,6 +200,8 @@ class SimSpec(_Model):
     fail_first: bool = False
     #: as a resolver of a merge conflict: ``resolve`` (keep both sides) or ``fail`` (give up)
     resolver: Literal["resolve", "fail"] = "resolve"
+    #: before its work, try each lane violation loom's PreToolUse guard refuses, then carry on
+    violations: bool = False
 
     @field_validator("step_seconds", mode="before")
     @classmethod

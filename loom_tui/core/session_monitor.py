@@ -1,7 +1,8 @@
 """Watching one session: its hook log, its transcript and (last) its pane text.
 
 For each live session the scheduler asks `SessionMonitor.poll` what is new.  It reads only what was
-appended to `.work/hooks/<sid>.jsonl` since the last call, and the transcript only when it changed,
+appended to `.work/hooks/<sid>.jsonl` since the last call (in either writer's shape, see
+`hook_log`), and the transcript only when it changed,
 from its end.  It answers with the newest context reading and the agent's state, saying which source
 decided: hooks first (UserPromptSubmit, Pre/PostToolUse, Stop, Notification), pane liveness second,
 pane text last (a first-run dialog, or a permission prompt before its hook fires).
@@ -15,6 +16,7 @@ import time
 
 from loom_tui.core import context
 from loom_tui.core.agents import claude_code
+from loom_tui.core.hook_log import normalize
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -109,6 +111,7 @@ class SessionMonitor:
         path = os.path.join(self.hooks_dir, f"{session_id}.jsonl")
         try:
             with open(path, "rb") as fh:
+                written_at = os.fstat(fh.fileno()).st_mtime
                 fh.seek(track.hook_offset)
                 data = fh.read()
         except FileNotFoundError:
@@ -124,7 +127,8 @@ class SessionMonitor:
             except ValueError:
                 continue
             if isinstance(value, dict):
-                out.append(value)
+                # the sh fast path's lines are Claude Code's payloads, stamped by the file's time
+                out.append(normalize(value, written_at))
         return out
 
     def poll(self, session: SessionRecord) -> Update:

@@ -15,6 +15,8 @@ and finishes with `loom stage complete`.  The stage's ``sim`` block picks a scen
   (through a hook's exit 2, or text typed into the pane) to hand off, it runs
   `loom handoff write` and stops, or, with ``compliant: false``, ignores the request;
 - ``handoff-loop``: every session overruns and hands off without committing anything;
+- ``violations: true`` (with any scenario): before its work, the agent tries each lane violation
+  loom's PreToolUse guard refuses (see `violations.py`), then carries on;
 - ``compact``: the context grows past Claude Code's auto-compact point (83.5%) while staying under
   a high budget, so the PreCompact hook fires; unless a hook blocks it, the agent compacts (a
   ``compact_boundary`` in the transcript, usage restarting, SessionStart with source compact).
@@ -113,6 +115,8 @@ class SimAgent:
         self.usage: Usage | None = None
         self.stop_requested = False
         self.handoff_requested = False
+        #: the guard's answer to the latest tool call it refused (None when it let it through)
+        self.last_refusal: str | None = None
         self._end_recorded = False
 
     # ------------------------------------------------------------------------------------------
@@ -218,13 +222,17 @@ class SimAgent:
         )
         summary = tool_input.get("command") or tool_input.get("file_path") or ""
         say(f"● {name}({summary})")
+        self.last_refusal = None
         for result in self.hooks.run(
             "PreToolUse", tool_name=name, tool_input=tool_input, tool_use_id=tool_id
         ):
             if result.blocking:
                 say(f"  ⎿  PreToolUse:{name} hook blocked: {result.stderr.strip()}")
                 self.transcript.tool_result(tool_id, result.stderr, is_error=True)
-                self.hear(result.stderr)
+                if result.stderr.startswith("loom guard:"):
+                    self.last_refusal = result.stderr.strip()  # noted; the agent carries on
+                else:
+                    self.hear(result.stderr)
                 return ""
         output = run()
         say(f"  ⎿  {output.splitlines()[0] if output.strip() else '(no output)'}")
@@ -408,6 +416,12 @@ class SimAgent:
             return resolve(self)
         if "## Previous handoff" in signal:
             say(f"{SPINNER} Continuing from the previous session's handoff…")
+        if self.spec.get("violations"):
+            from loom_tui.simagent.violations import attempts, try_all
+
+            say(f"{SPINNER} Trying to leave the stage's lane (sim: violations)…")
+            refused = try_all(self)
+            say(f"{SPINNER} The guard refused {refused} of {len(attempts(self))}; carrying on.")
         growth = self.growth_per_step(steps)
         edit_at = max(1, (steps + 1) // 2)
         for step in range(1, steps + 1):

@@ -17,6 +17,9 @@ carries the whole history), so retries and restarts are harmless:
    (the git identity is set inline: the machine has none);
 3. ``loom stage complete <stage>``, then end the turn with a short text.
 
+A stage whose script sets ``lane`` first tries ``git add -A`` after reading its signal: loom's
+PreToolUse guard refuses it, the refusal comes back as the tool's result, and the model carries on.
+
 Whenever the newest user turn carries loom's handoff request (text containing
 ``loom handoff write``, from a hook's feedback or typed into the pane), it runs
 ``loom handoff write <stage> --summary …`` instead, then ends its turn.  While its context is past
@@ -73,7 +76,9 @@ class StageScript:
         jump: int = 0,
         jump_at: int = 1,
         delay: float = 0.0,
+        lane: int = 0,
     ) -> None:
+        self.lane = lane
         self.base = base
         self.step = step
         self.jump = jump
@@ -244,8 +249,9 @@ def bash(step: str, command: str, description: str) -> Reply:
     return Reply([block], "tool_use", step)
 
 
-def script(conv: Conversation, used_percent: float) -> Reply:
-    """The next move of the model in a stage session."""
+def script(conv: Conversation, used_percent: float, lane: bool = False) -> Reply:
+    """The next move of the model in a stage session; with ``lane``, it first tries to stage
+    every file with `git add -A` (loom's guard must refuse it) and then carries on."""
     stage = conv.stage or "$LOOM_STAGE_ID"
     quoted = shlex.quote(conv.stage) if conv.stage else '"$LOOM_STAGE_ID"'
     if "handoff" in conv.steps:
@@ -266,6 +272,8 @@ def script(conv: Conversation, used_percent: float) -> Reply:
         if conv.signal_path is None:
             return text_reply("I have no signal file.", "no-signal")
         return bash("cat", f"cat {shlex.quote(conv.signal_path)}", "Read the signal file")
+    if lane and "lane" not in conv.steps:
+        return bash("lane", "git add -A", "Stage every change")
     if "work" not in conv.steps:
         if conv.stage is None:
             return text_reply("The signal file names no stage.", "no-stage")
@@ -385,7 +393,7 @@ class FakeAnthropic:
                 + usage["cache_creation_input_tokens"]
                 + usage["cache_read_input_tokens"]
             )
-            reply = script(conv, used * 100.0 / self.window)
+            reply = script(conv, used * 100.0 / self.window, bool(self.script_of(conv).lane))
             if conv.turn > 0 and self.script_of(conv).delay > 0:
                 # Think a while: the CLI redraws meanwhile and runs its statusLine command.
                 time.sleep(self.script_of(conv).delay)
@@ -397,6 +405,7 @@ class FakeAnthropic:
                 "turn": conv.turn,
                 "used": used,
                 "asked": delivery(conv.last_text),
+                "lane": conv.result_of("lane"),
             }
             return reply, usage, info
         usage = {

@@ -36,6 +36,7 @@ import pytest
 from loom_tui.core import frontmatter
 from loom_tui.core.agents import claude_code
 from loom_tui.core.agents.permissions import secret_rules
+from loom_tui.core.hook_log import normalize
 from loom_tui.core.model import Status
 from tests.conftest import LOOM
 from tests.integration.engine import Project
@@ -250,7 +251,7 @@ def diagnose(project: Project, output: str, log: Path) -> str:
     windows = {
         h.get("context_window_size")
         for path in sorted((project.work / "hooks").glob("*.jsonl"))
-        for h in _jsonl(path)
+        for h in map(normalize, _jsonl(path))
         if h.get("event") == "statusline" and h.get("context_window_size")
     }
     if windows - {WINDOW}:
@@ -322,7 +323,8 @@ def test_real_claude_runs_a_plan_and_hands_off_at_the_budget(
                 "window": WINDOW,
                 "default": {"base": BASE, "step": STEP, "delay": DELAY},
                 "stages": {
-                    "s2": {"base": BASE, "step": STEP, "jump": JUMP, "jump_at": 1, "delay": DELAY}
+                    "s1": {"base": BASE, "step": STEP, "delay": DELAY, "lane": 1},
+                    "s2": {"base": BASE, "step": STEP, "jump": JUMP, "jump_at": 1, "delay": DELAY},
                 },
             }
         )
@@ -410,6 +412,14 @@ def test_real_claude_runs_a_plan_and_hands_off_at_the_budget(
     for session in (s1, s2b):
         assert not [r for r in by_session[session.id] if r.get("asked")], "asked a handoff"
 
+    # s1's model tried `git add -A`: loom's guard refused it (PreToolUse, exit 2), the refusal
+    # came back as the tool's result, and the model carried on to complete the stage.
+    lane = {str(r.get("lane")) for r in by_session[s1.id] if r.get("lane")}
+    assert lane and all("loom guard: `git add -A` refused" in text for text in lane), lane
+    s1_hooks = [normalize(h) for h in _jsonl(project.work / "hooks" / f"{s1.id}.jsonl")]
+    refused = [h for h in s1_hooks if h.get("refused")]
+    assert [h["event"] for h in refused] == ["PreToolUse"], s1_hooks
+
     # Every context figure loom recorded is the transcript's, within a point.
     events = project.events()
     context_events = [e for e in events if e.get("kind") == "context"]
@@ -437,7 +447,7 @@ def test_real_claude_runs_a_plan_and_hands_off_at_the_budget(
         for event in mine:
             assert event["window"] == WINDOW, event
             assert_matches(f"{what} context event", float(event["percent"]), event["ts"], figures)
-        hooks = _jsonl(project.work / "hooks" / f"{session.id}.jsonl")
+        hooks = [normalize(h) for h in _jsonl(project.work / "hooks" / f"{session.id}.jsonl")]
         statuslines = [h for h in hooks if h.get("event") == "statusline"]
         assert statuslines, f"{what}: the statusLine command never ran"
         for line in statuslines:

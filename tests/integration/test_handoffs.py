@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from loom_tui.core.handoff import read_handoff
+from loom_tui.core.hook_log import normalize
 from loom_tui.core.model import SessionRecord, Status
 from tests.integration.conftest import MakeProject
 from tests.integration.engine import Project, kill_process_group, sim_stage
@@ -84,8 +85,9 @@ def event_index(project: Project, predicate: Any) -> int:
 
 
 def hook_records(project: Project, session: SessionRecord) -> list[dict[str, Any]]:
+    """The session's hook log in one shape (the sh fast path logs payloads, see `hook_log`)."""
     path = project.work / "hooks" / f"{session.id}.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return [normalize(json.loads(line)) for line in path.read_text().splitlines()]
 
 
 def transcript_figures(path: str) -> list[tuple[int, int]]:

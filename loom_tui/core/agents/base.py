@@ -87,19 +87,40 @@ def base_env(ctx: LaunchContext) -> dict[str, str]:
     }
 
 
+#: The hooks' fast path, run by `sh` (see the script's header): no Python start per tool call.
+HOOK_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "hook.sh")
+
+
+def hook_command(ctx: LaunchContext, sub: str) -> str:
+    """The command Claude Code runs for hook ``sub`` (or the statusLine) of this one session:
+    `core/hook.sh` with the session's paths spelled out, so it needs no environment, and the
+    Python it falls back to when there is real work (`loom hook <sub>`)."""
+    words = [
+        "sh",
+        HOOK_SCRIPT,
+        sub,
+        ctx.store.work_dir,
+        ctx.session.id,
+        ctx.stage.id,
+        ctx.worktree,
+        sys.executable,
+        str(ctx.stage.context_budget),
+    ]
+    return " ".join(shlex.quote(w) for w in words)
+
+
 def session_settings(ctx: LaunchContext) -> dict[str, object]:
     """The settings file passed with ``--settings``: loom's hooks and statusLine, per session,
     and the permissions and sandbox of `permissions.py`.
 
     Never the user's own settings: this file applies to this one session only.
     """
-    loom = loom_command()
     hooks = {
-        event: [{"matcher": "*", "hooks": [{"type": "command", "command": f"{loom} hook {sub}"}]}]
+        event: [{"matcher": "*", "hooks": [{"type": "command", "command": hook_command(ctx, sub)}]}]
         for event, sub in HOOK_EVENTS.items()
     }
     settings: dict[str, object] = {
-        "statusLine": {"type": "command", "command": f"{loom} hook statusline", "padding": 0},
+        "statusLine": {"type": "command", "command": hook_command(ctx, "statusline"), "padding": 0},
         "hooks": hooks,
         "env": {"LOOM_STAGE_ID": ctx.stage.id, "LOOM_SESSION_ID": ctx.session.id},
     }

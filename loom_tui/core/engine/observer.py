@@ -21,6 +21,8 @@ from loom_tui.core import context
 from loom_tui.core.engine.ports import PaneHost
 from loom_tui.core.engine.world import PaneView
 from loom_tui.core.events import AgentStateChanged, ContextReading, Event
+from loom_tui.core.hook_flags import clear_flag, has_flag, set_flag
+from loom_tui.core.hooks import status_text
 from loom_tui.core.model import SessionRecord, StageRecord
 from loom_tui.core.session_monitor import SessionMonitor, Update, state_from_pane_text
 from loom_tui.core.store import Store
@@ -102,6 +104,8 @@ class SessionObserver:
                 flushed = True
             if changes:
                 session = self.store.update_session(session.id, _setter(changes))
+                if "context_percent" in changes or "cost_usd" in changes:
+                    self._write_flags(session, budget)
             if "context_tokens" in changes:
                 events.append(reading_event(session, changes, budget))
             if "agent_state" in changes and state is not None:
@@ -145,6 +149,26 @@ class SessionObserver:
         if pane is not None and pane.activity is not None:
             times.append(pane.activity)
         return max(times)
+
+    def _write_flags(self, session: SessionRecord, budget: int) -> None:
+        """What the session's sh hook answers from: its statusLine text, and whether its gauge
+        is near the budget (then each statusLine call wakes the scheduler).  A failed write
+        costs only a staler statusLine, never the session."""
+        percent = session.context_percent
+        try:
+            set_flag(
+                self.store.work_dir,
+                session.id,
+                "status",
+                status_text(session.stage_id, budget, percent, session.cost_usd),
+            )
+            if percent is not None and context.level(percent, budget) in ("yellow", "red"):
+                if not has_flag(self.store.work_dir, session.id, "near"):
+                    set_flag(self.store.work_dir, session.id, "near", f"{budget}")
+            else:
+                clear_flag(self.store.work_dir, session.id, "near")
+        except Exception:
+            pass
 
     def _write_stage_gauges(self, gauges: dict[str, tuple[str, float]]) -> None:
         def change(record: StageRecord, _fresh: dict[str, StageRecord]) -> bool:

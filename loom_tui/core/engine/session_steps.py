@@ -11,6 +11,7 @@ from loom_tui.core.engine.ports import PaneHost
 from loom_tui.core.engine.records import change_session, ender
 from loom_tui.core.engine.world import Settings, World
 from loom_tui.core.events import Event, HandoffEvent, SessionAdopted, SessionEnded
+from loom_tui.core.hook_flags import clear_all
 from loom_tui.core.model import SessionRecord
 from loom_tui.core.store import Store
 
@@ -46,6 +47,7 @@ class SessionSteps:
             self.panes.kill_window(cmd.pane.window_id)
             self.book.remove(cmd.pane.pane_id)
         self.exit_waits.pop(cmd.session, None)
+        clear_all(self.store.work_dir, cmd.session)  # its sh hook answers from nothing now
         ended = ender(cmd.status, cmd.reason, cmd.exit_code, lines, gauge, self.clock())
         recorded = change_session(self.store, cmd.session, ended)
         if recorded is None:

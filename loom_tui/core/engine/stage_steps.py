@@ -19,6 +19,7 @@ from loom_tui.core.engine.ports import PaneHost
 from loom_tui.core.engine.records import change_session, change_stage
 from loom_tui.core.engine.world import World
 from loom_tui.core.events import Event, HandoffEvent, RetryScheduled, StageStatusChanged
+from loom_tui.core.hook_flags import set_flag
 from loom_tui.core.hooks import handoff_request
 from loom_tui.core.model import ACTIVE, SessionRecord, StageRecord, Status
 from loom_tui.core.readiness import dependencies_done
@@ -53,6 +54,7 @@ class StageSteps:
         """The session's request first, then the stage: killed between, the session says a
         handoff was requested while the stage still executes, and `decide` asks again."""
         now = self.clock()
+        self._flag_request(cmd.session, world)
 
         def requested(record: SessionRecord) -> bool:
             if record.handoff_requested_at is not None:
@@ -90,6 +92,17 @@ class StageSteps:
                 reading_at=session.context_at,
             ),
         ]
+
+    def _flag_request(self, session_id: str, world: World) -> None:
+        """The flag the session's sh hook answers from (core/hook.sh): written before the
+        session record, so that a crash between leaves only a flag with nothing to send."""
+        session = world.sessions.get(session_id)
+        if session is None or not session.live or session.handoff is not None:
+            return
+        stage = world.stages.get(session.stage_id)
+        budget = stage.context_budget if stage is not None else 65
+        text = handoff_request(session.stage_id, session.context_percent, budget)
+        set_flag(self.store.work_dir, session_id, "handoff", text)
 
     def paste(self, cmd: PasteHandoffRequest, world: World) -> list[Event]:
         """The agent sits at its prompt, where no hook fires: type the request into its pane."""
