@@ -21,7 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from loom_tui.core.model import ACTIVE, StageRecord
+from loom_tui.core.model import ACTIVE, StageRecord, Status
 from loom_tui.core.textsafe import one_line
 from loom_tui.tui.dag_layout import DagLayout, layout
 from loom_tui.tui.glyphs import (
@@ -37,7 +37,7 @@ from loom_tui.tui.glyphs import (
 from loom_tui.tui.snapshot import Snapshot
 
 ID_WIDTH = 18
-BAR_WIDTH = 6
+BAR_WIDTH = 5
 
 
 class DagView(ScrollView, can_focus=True):
@@ -85,6 +85,8 @@ class DagView(ScrollView, can_focus=True):
         self._dimmed: set[str] = set()
         self._style_cache = StyleCache()
         self._last_clock = 0.0
+        #: whether the person chose the selection (then it no longer follows the run)
+        self.picked = False
 
     # data -------------------------------------------------------------------------------------
     def show(self, snapshot: Snapshot) -> None:
@@ -102,6 +104,7 @@ class DagView(ScrollView, can_focus=True):
             self.virtual_size = Size(self._layout.width, self._layout.height + 1)
             self._strips.clear()
             self.refresh()
+            self.call_after_refresh(self._show_overflow)
         else:
             # unchanged records are the very same objects (the store's cache): redraw the rest
             for stage in snapshot.stages:
@@ -131,9 +134,44 @@ class DagView(ScrollView, can_focus=True):
             self._scroll_to_stage(new)
             self.post_message(self.Selected(new))
 
-    def select(self, stage_id: str) -> None:
+    def select(self, stage_id: str, *, by_user: bool = True) -> None:
         if stage_id in self._layout.nodes:
+            self.picked = self.picked or by_user
             self.selected = stage_id
+
+    @property
+    def graph_width(self) -> int:
+        return self._layout.width
+
+    # overflow ---------------------------------------------------------------------------------
+    def hidden_columns(self) -> tuple[int, int]:
+        """How many columns of the graph are out of view (or cut) on the left and on the right."""
+        left = int(self.scroll_x)
+        right = left + self.scrollable_content_region.width
+        widths = self._layout.column_widths
+        xs = sorted({n.x for n in self._layout.nodes.values()})
+        before = sum(1 for x in xs if x < left)
+        after = sum(1 for i, x in enumerate(xs) if x + widths[i] > right) if right > 0 else 0
+        return before, after
+
+    def _show_overflow(self) -> None:
+        """The border says when columns are out of view (the graph scrolls sideways to them)."""
+        if not self.size.area:
+            return
+        before, after = self.hidden_columns()
+        parts = []
+        if before:
+            parts.append(f"◀ {before} col{'s' if before > 1 else ''}")
+        if after:
+            parts.append(f"+{after} col{'s' if after > 1 else ''} ▶")
+        self.border_subtitle = "  ".join(parts)
+
+    def watch_scroll_x(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_x(old_value, new_value)
+        self._show_overflow()
+
+    def on_resize(self) -> None:
+        self._show_overflow()
 
     def _scroll_to_stage(self, stage_id: str) -> None:
         node = self._layout.nodes.get(stage_id)
@@ -146,6 +184,7 @@ class DagView(ScrollView, can_focus=True):
         self.scroll_to_region(Region(node.x, node.y, width, 1), animate=False, force=True)
 
     def action_move(self, dx: int, dy: int) -> None:
+        self.picked = True
         node = self._layout.nodes.get(self.selected or "")
         columns = self._layout.columns
         if node is None:
@@ -167,10 +206,12 @@ class DagView(ScrollView, can_focus=True):
         self.selected = nearest
 
     def action_first(self) -> None:
+        self.picked = True
         if self._layout.nodes:
             self.selected = next(iter(self._layout.nodes))
 
     def action_last(self) -> None:
+        self.picked = True
         if self._layout.nodes:
             self.selected = list(self._layout.nodes)[-1]
 
@@ -180,6 +221,7 @@ class DagView(ScrollView, can_focus=True):
         for stage_id in self._row_nodes.get(y, []):
             node = self._layout.nodes[stage_id]
             if node.x <= x < node.x + self._layout.column_widths[node.column]:
+                self.picked = True
                 self.selected = stage_id
                 return
 
@@ -257,22 +299,27 @@ def _short_id(stage_id: str) -> str:
     return stage_id if len(stage_id) <= ID_WIDTH else stage_id[: ID_WIDTH - 1] + "…"
 
 
+#: statuses whose last session's gauge still says something (it ran and stopped for a reason);
+#: a completed, skipped or reset (pending, queued) stage shows none: it would be stale
+GAUGE_AFTER = frozenset({Status.BLOCKED, Status.MERGE_CONFLICT, Status.NEEDS_HUMAN_REVIEW})
+
+
 def shows_gauge(stage: StageRecord) -> bool:
-    """A gauge while the stage has (or just had) a session: running, blocked, handing off."""
-    return stage.session_id is not None and (
-        stage.status in ACTIVE or (stage.context_percent is not None and not stage.merged)
+    """A gauge while the stage has a session (running, handing off, waiting), or had one and
+    now needs a person."""
+    if stage.session_id is None:
+        return False
+    return stage.status in ACTIVE or (
+        stage.status in GAUGE_AFTER and stage.context_percent is not None
     )
 
 
+#: the room every node keeps for its gauge (" ██████ 58%") and its marks ("⏸ ↻2"), used or not:
+#: a gauge that comes or goes must not move the graph
+GAUGE_ROOM = 1 + BAR_WIDTH + 5
+MARK_ROOM = 3
+
+
 def node_width(stage: StageRecord) -> int:
-    """The cells a stage's node needs (the text of `DagView.node_text`)."""
-    width = 4 + len(_short_id(stage.id))  # a space each side, the icon and a space
-    if shows_gauge(stage):
-        width += 1 + BAR_WIDTH + 5
-    if stage.attention == "stalled":
-        width += 1 + cell_len(STALLED)
-    if stage.held:
-        width += 2
-    if stage.retry_count:
-        width += 2 + len(str(stage.retry_count))
-    return width
+    """The cells a stage's node takes: the same whatever its state, so nothing re-flows."""
+    return 4 + cell_len(_short_id(stage.id)) + GAUGE_ROOM + MARK_ROOM
