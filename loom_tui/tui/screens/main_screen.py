@@ -181,14 +181,18 @@ class MainScreen(Screen[None]):
 
     def say(self, message: str, severity: str, timeout: float) -> None:
         """A notice, on the attention bar (toasts are not drawn on this screen)."""
-        self.query_one(AttentionBar).say(message, severity, timeout)
+        for bar in self.query(AttentionBar):
+            bar.say(message, severity, timeout)
 
     def event_seen(self, data: dict[str, object]) -> None:
         """Follow the stage an event is about, unless the person picked one with the cursor:
         a stage that needs you wins over one that merely changed."""
         stage = data.get("stage")
-        dag = self.query_one(DagView)
-        if not isinstance(stage, str) or dag.picked or data.get("kind") not in FOLLOWED_KINDS:
+        if not isinstance(stage, str) or data.get("kind") not in FOLLOWED_KINDS:
+            return
+        dags = self.query(DagView)  # (none yet while the screen is being put together)
+        dag = dags.first() if dags else None
+        if dag is None or dag.picked:
             return
         snapshot = self.loom.snapshot
         current = snapshot.stage(dag.selected) if snapshot else None

@@ -82,7 +82,8 @@ class LoomHeader(Widget):
         icon, klass, label = SCHEDULER_MARKS.get(
             self.scheduler_state, ("?", "header--muted", self.scheduler_state)
         )
-        if self.scheduler_state == "finished" and snap is not None and snap.to_merge:
+        if self.scheduler_state == "finished" and snap is not None and not snap.all_merged:
+            # "plan complete" only once every stage is merged (or skipped)
             icon, klass, label = "◌", "header--warn", "stages complete, not merged"
         right = Text(
             f"{icon} {label}" + (f": {one_line(self.detail)}" if self.detail else "") + " ",
