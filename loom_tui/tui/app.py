@@ -35,6 +35,7 @@ from loom_tui.core import actions
 from loom_tui.core.engine import Scheduler, SchedulerOptions
 from loom_tui.core.errors import LockBusy, LoomError
 from loom_tui.core.events import Event
+from loom_tui.core.fsutil import json_line
 from loom_tui.core.model import Record, Status
 from loom_tui.core.store import RecordCache, Store
 from loom_tui.core.textsafe import one_line
@@ -48,8 +49,13 @@ from loom_tui.tui.themes import DEFAULT_THEME, load_themes, save_theme, saved_th
 
 EventListener = Callable[[dict[str, object]], None]
 PANE_EVERY = 2.0
-#: the least time between two snapshots: a burst of changes makes one
-BUILD_EVERY = 0.1
+#: how often events.jsonl is looked at for other processes' events (one stat if it did not grow)
+EVENTS_EVERY = 1.0
+#: how many of this process's own event lines are remembered for the tail to skip
+OWN_LINES = 2000
+#: the least time between two snapshots: the first change after a quiet spell is shown at once,
+#: a stream of them (20 agents' gauges) at most this often
+BUILD_EVERY = 1.0
 
 
 class SchedulerEvent(Message):
@@ -102,8 +108,8 @@ class LoomApp(App[int]):
         self.records = LiveRecords(store)
         self.attention = Attention(self.config.auto_merge)
         self._tail = EventTail(store.events_path)
-        #: (ts, kind) of the events delivered in-process: the tail of events.jsonl skips them
-        self._delivered: deque[tuple[object, object]] = deque(maxlen=500)
+        #: the events.jsonl lines of the events delivered in-process: the tail skips them unread
+        self._own_lines: dict[str, None] = {}
         self._reading = False
         self._written_while_reading: list[Record] = []
         self._build_pending = False
@@ -224,7 +230,9 @@ class LoomApp(App[int]):
     def _scheduler_sink(self, event: Event) -> None:
         """The scheduler's event sink (in this event loop): the event becomes a message."""
         data = event.to_json()
-        self._delivered.append((data.get("ts"), data.get("kind")))
+        self._own_lines[json_line(data).rstrip("\n")] = None
+        if len(self._own_lines) > OWN_LINES:
+            del self._own_lines[next(iter(self._own_lines))]
         self.post_message(SchedulerEvent(data))
 
     def on_scheduler_event(self, message: SchedulerEvent) -> None:
@@ -282,9 +290,10 @@ class LoomApp(App[int]):
 
         self.store.on_write = on_write
 
-    @work(exclusive=True, group="watch", exit_on_error=False)
-    async def _watch_files(self) -> None:
-        await DiskFeed(self, self.records, self._tail).run()  # type: ignore[arg-type]
+    def _watch_files(self) -> None:
+        feed = DiskFeed(self, self.records, self._tail, self._own_lines.__contains__)  # type: ignore[arg-type]
+        self.run_worker(feed.run(), group="watch", exit_on_error=False)
+        self.set_interval(EVENTS_EVERY, feed.poll_events)
 
     def on_record_written(self, message: RecordWritten) -> None:
         if self._reading:
@@ -297,10 +306,7 @@ class LoomApp(App[int]):
             self._schedule_build()
 
     def on_events_read(self, message: EventsRead) -> None:
-        own = set(self._delivered)
-        for data in message.events:
-            if (data.get("ts"), data.get("kind")) in own:
-                continue  # this process's scheduler told us already
+        for data in message.events:  # (this process's own are left out by the tail)
             self._deliver(data)
 
     # the snapshot -----------------------------------------------------------------------------

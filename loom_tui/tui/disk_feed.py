@@ -2,9 +2,10 @@
 
 The CLI, the agents' `loom stage …` commands and another loom write stage records and append to
 `events.jsonl`; the scheduler in this process is told nothing of that.  `DiskFeed` watches the
-stage and session folders and the event log (inotify through watchfiles, not recursive), skips the
-files this process wrote itself (by inode, see `LiveRecords.is_own_write`), re-reads only the
-changed records, and reads only the new lines of the log.  What it finds goes to the app as
+stage and session folders (inotify through watchfiles, not recursive), skips the files this
+process wrote itself (by inode, see `LiveRecords.is_own_write`) and re-reads only the changed
+records; the event log is looked at once a second and only its new lines are read, skipping this
+process's own lines unparsed.  What it finds goes to the app as
 messages: `RecordWritten`, `RecordGone` and `EventsRead`.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual.message import Message
@@ -44,7 +46,11 @@ class EventTail:
         except OSError:
             self.offset = 0
 
-    def read_new(self) -> list[dict[str, object]]:
+    def read_new(
+        self, skip: Callable[[str], bool] = lambda _line: False
+    ) -> list[dict[str, object]]:
+        """The new complete lines as dicts, but those ``skip`` recognises (this process's own,
+        matched as text: most lines are, and parsing them would be wasted)."""
         try:
             with open(self.path, "rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
@@ -60,8 +66,11 @@ class EventTail:
         self.offset += end + 1
         events = []
         for raw in data[: end + 1].splitlines():
+            line = raw.decode("utf-8", "surrogateescape")
+            if skip is not None and skip(line):
+                continue
             try:
-                event = json.loads(raw)
+                event = json.loads(line)
             except ValueError:
                 continue
             if isinstance(event, dict):
@@ -72,56 +81,76 @@ class EventTail:
 class DiskFeed:
     """The watcher; `run` is the app's worker (group "watch"), until the app ends."""
 
-    def __init__(self, app: App[object], records: LiveRecords, tail: EventTail) -> None:
+    def __init__(
+        self,
+        app: App[object],
+        records: LiveRecords,
+        tail: EventTail,
+        own_line: Callable[[str], bool],
+    ) -> None:
         self.app = app
         self.records = records
         self.tail = tail
+        self.own_line = own_line
+        self._polling = False
 
-    def _read(self, paths: set[str]) -> tuple[list[Message], list[dict[str, object]]]:
-        """In a thread: the changed records (not this process's own writes) and new events."""
+    def _read(self, paths: set[str]) -> list[Message]:
+        """In a thread: the changed records, as they are now."""
         messages: list[Message] = []
-        store = self.records.store
         for path in sorted(paths):
-            folder = os.path.dirname(path)
-            if folder not in (store.stages_dir, store.sessions_dir):
-                continue
-            if self.records.is_own_write(path):
-                continue
             if not os.path.exists(path):
                 messages.append(RecordGone(path))
                 continue
             record = self.records.read_path(path)
             if record is not None:
                 messages.append(RecordWritten(path, record))
-        events = self.tail.read_new() if self.tail.path in paths else []
-        return messages, events
+        return messages
+
+    def _read_events(self) -> list[dict[str, object]]:
+        return self.tail.read_new(self.own_line)
+
+    async def poll_events(self) -> None:
+        """Read what others appended to events.jsonl, if it grew (one `stat` when it did not).
+
+        Not watched: this process's own scheduler appends to it several times a second, and a
+        wake-up for each would cost more than this look once a second."""
+        try:
+            size = os.stat(self.tail.path).st_size
+        except OSError:
+            return
+        if size == self.tail.offset or self._polling:
+            return
+        self._polling = True
+        try:
+            events = await asyncio.to_thread(self._read_events)
+        finally:
+            self._polling = False
+        if events:
+            self.app.post_message(EventsRead(events))
 
     async def run(self) -> None:
+        """Watch the stage and session folders; this process's own writes are left out by the
+        filter (one `stat`), so that they wake nothing."""
         from watchfiles import awatch
 
         store = self.records.store
-        folders = [store.stages_dir, store.sessions_dir, store.work_dir]
+        folders = [store.stages_dir, store.sessions_dir]
         for folder in folders:
             os.makedirs(folder, exist_ok=True)
-        wanted = {store.stages_dir, store.sessions_dir}
-        events_path = self.tail.path
+        wanted = set(folders)
 
         def relevant(_change: object, path: str) -> bool:
-            if path == events_path:
-                return True
             name = os.path.basename(path)
             return (
                 name.endswith(".md")
                 and not name.startswith(".")
                 and os.path.dirname(path) in wanted
+                and not self.records.is_own_write(path)
             )
 
         async for changes in awatch(
-            *folders, watch_filter=relevant, debounce=100, step=20, recursive=False
+            *folders, watch_filter=relevant, debounce=100, step=50, recursive=False
         ):
             paths = {path for _change, path in changes}
-            messages, events = await asyncio.to_thread(self._read, paths)
-            for message in messages:
+            for message in await asyncio.to_thread(self._read, paths):
                 self.app.post_message(message)
-            if events:
-                self.app.post_message(EventsRead(events))

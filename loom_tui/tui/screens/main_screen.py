@@ -94,6 +94,8 @@ class MainScreen(Screen[None]):
     def loom(self) -> LoomApp:
         return self.app  # type: ignore[return-value]
 
+    _detail_width: int | None = -1
+
     def compose(self) -> ComposeResult:
         yield LoomHeader()
         with Horizontal(id="main"):
@@ -154,12 +156,15 @@ class MainScreen(Screen[None]):
     def _fit_detail(self) -> None:
         """Beside the graph, the details take what the graph leaves (36 to 60 columns): on a
         wide screen no column of the graph is cut for a panel of mostly empty lines."""
+        detail = self.query_one(DetailPanel)
         if self.has_class("-narrow"):
-            self.query_one(DetailPanel).styles.width = None
-            return
-        needed = self.query_one(DagView).graph_width + 3  # its borders and scrollbar
-        room = self.size.width - needed
-        self.query_one(DetailPanel).styles.width = max(DETAIL_MIN, min(DETAIL_MAX, room))
+            width = None
+        else:
+            needed = self.query_one(DagView).graph_width + 3  # its borders and scrollbar
+            width = max(DETAIL_MIN, min(DETAIL_MAX, self.size.width - needed))
+        if width != self._detail_width:  # (setting it, even unchanged, lays the screen out)
+            self._detail_width = width
+            detail.styles.width = width
 
     def _show_state(self, state: str) -> None:
         header = self.query_one(LoomHeader)

@@ -35,10 +35,14 @@ class AttentionBar(Widget):
         super().__init__(id=id)
         self._snapshot: Snapshot | None = None
         self._notice: tuple[str, str, float] | None = None  # message, severity, until
+        self._shown = ""
 
     def show(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
-        self.refresh()
+        shown = self.summary().plain
+        if shown != self._shown:  # a gauge that moved changes nothing here
+            self._shown = shown
+            self.refresh()
 
     def say(self, message: str, severity: str, timeout: float) -> None:
         self._notice = (one_line(message), severity, time.monotonic() + timeout)

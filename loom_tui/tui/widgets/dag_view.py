@@ -164,7 +164,9 @@ class DagView(ScrollView, can_focus=True):
             parts.append(f"◀ {before} col{'s' if before > 1 else ''}")
         if after:
             parts.append(f"+{after} col{'s' if after > 1 else ''} ▶")
-        self.border_subtitle = "  ".join(parts)
+        subtitle = "  ".join(parts)
+        if subtitle != self.border_subtitle:
+            self.border_subtitle = subtitle
 
     def watch_scroll_x(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_x(old_value, new_value)
