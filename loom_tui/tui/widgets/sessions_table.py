@@ -150,9 +150,16 @@ class SessionsTable(DataTable[Text | str]):
             return of
 
         if self._sort_by_context:
-            self.sort("stage", key=value("context"), reverse=True)
+            column, reverse = "context", True
         elif self._sort_column:
-            self.sort("stage", key=value(self._sort_column), reverse=self._sort_reverse)
+            column, reverse = self._sort_column, self._sort_reverse
+        else:
+            return
+        of = value(column)
+        order = [str(row.key.value) for row in self.ordered_rows]
+        wanted = sorted(order, key=lambda k: of(self._rows[k].stage_id), reverse=reverse)
+        if wanted != order:  # sorting redraws the whole table: only when the order changes
+            self.sort("stage", key=of, reverse=reverse)
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         column = str(event.column_key.value)
