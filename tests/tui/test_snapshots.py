@@ -21,6 +21,7 @@ from loom_tui.tui.screens.handoff_screen import HandoffScreen
 from loom_tui.tui.screens.help_screen import HelpScreen
 from loom_tui.tui.screens.main_screen import MainScreen
 from loom_tui.tui.screens.stage_screen import StageScreen
+from loom_tui.tui.widgets.dag_view import DagView
 from tests.tui.conftest import NOW, AppFactory, TuiProject
 from tests.tui.fanout import make_fan_project
 
@@ -145,14 +146,27 @@ def test_fanout_plan_at_160x45_shows_every_column(
     snap_compare: SnapCompare, fan_project: TuiProject
 ) -> None:
     app = _fan_app(fan_project)
-    assert snap_compare(app, terminal_size=BIG, run_before=after(screen=MainScreen))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await after(screen=MainScreen)(pilot)
+        dag = pilot.app.screen.query_one(DagView)
+        assert dag.hidden_columns() == (0, 0)  # no column cut, none out of view
+        assert dag.border_subtitle == ""
+
+    assert snap_compare(app, terminal_size=BIG, run_before=run_before)
 
 
 def test_fanout_plan_at_80x24_says_what_is_out_of_view(
     snap_compare: SnapCompare, fan_project: TuiProject
 ) -> None:
     app = _fan_app(fan_project)
-    assert snap_compare(app, terminal_size=NARROW, run_before=after(screen=MainScreen))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await after(screen=MainScreen)(pilot)
+        dag = pilot.app.screen.query_one(DagView)
+        assert dag.border_subtitle == "+2 cols ▶"  # and the graph scrolls sideways to them
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=run_before)
 
 
 def test_fanout_plan_at_40x12(snap_compare: SnapCompare, fan_project: TuiProject) -> None:
