@@ -1,7 +1,10 @@
 """The stage DAG: stages in columns by dependency depth, edges in box-drawing characters.
 
-Each node shows its status icon (coloured by status), its id, its context gauge (coloured by level
-against the stage's budget), the held mark and its retries.  The cursor moves with the arrow keys
+Each node is two lines: its status icon (coloured by status), its id, the held mark and its
+retries; under them, its context gauge (coloured by level against the stage's budget) while it has
+a session.  Every node of a column has the same fixed width, room for the gauge and the marks
+included, so nothing moves when a gauge comes or goes; columns out of view are counted in the
+border ("+2 cols ▶").  The cursor moves with the arrow keys
 (up/down within a column, left/right across columns) and by mouse; the selection is announced with
 `DagView.Selected`.  Rendering uses Textual's line API (`render_line`), so a 200-stage plan costs
 only the lines on screen; the layout is computed once per graph, not per frame.
@@ -110,8 +113,11 @@ class DagView(ScrollView, can_focus=True):
             for stage in snapshot.stages:
                 if previous is None or previous.stage(stage.id) is not stage:
                     placed = self._layout.nodes.get(stage.id)
-                    if placed is not None and self._strips.pop(placed.y, None) is not None:
-                        self.refresh_line(placed.y - int(self.scroll_y))
+                    if placed is None:
+                        continue
+                    for y in (placed.y, placed.y + 1):  # its line and its gauge's
+                        if self._strips.pop(y, None) is not None:
+                            self.refresh_line(y - int(self.scroll_y))
         if self.selected is None or self.selected not in self._layout.nodes:
             first = next(iter(self._layout.nodes), None)
             if first is not None:
@@ -220,7 +226,7 @@ class DagView(ScrollView, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         x = event.x + int(self.scroll_x)
         y = event.y + int(self.scroll_y)
-        for stage_id in self._row_nodes.get(y, []):
+        for stage_id in self._row_nodes.get(y, []) + self._row_nodes.get(y - 1, []):
             node = self._layout.nodes[stage_id]
             if node.x <= x < node.x + self._layout.column_widths[node.column]:
                 self.picked = True
@@ -231,16 +237,23 @@ class DagView(ScrollView, can_focus=True):
     def _styles(self) -> dict[str, Style]:
         return self._style_cache.get(self, self.COMPONENT_CLASSES)
 
+    def gauge_text(self, stage: StageRecord, styles: dict[str, Style], width: int) -> Text:
+        """The line under a node: its gauge while the stage has a session, else nothing."""
+        text = Text(" " * GAUGE_INDENT, no_wrap=True, overflow="crop")
+        if shows_gauge(stage):
+            text.append_text(gauge(stage.context_percent, stage.context_budget, BAR_WIDTH, styles))
+        text.truncate(width, pad=True)
+        if stage.id in self._dimmed:
+            text.stylize(styles["dag--dim"])
+        return text
+
     def node_text(self, stage: StageRecord, styles: dict[str, Style], width: int) -> Text:
-        """One node: icon, id, the gauge while the stage has a session, held and retry marks."""
+        """One node: icon, id, held and retry marks (the gauge is on the line below)."""
         status_style = styles[f"status--{stage.status.value}"]
         text = Text(" ", no_wrap=True, overflow="crop")
         text.append(ICONS[stage.status], status_style)
         text.append(" ")
         text.append(_short_id(stage.id), status_style)
-        if shows_gauge(stage):
-            text.append(" ")
-            text.append_text(gauge(stage.context_percent, stage.context_budget, BAR_WIDTH, styles))
         marks = ""
         if stage.attention == "stalled":
             marks += f" {STALLED}"
@@ -273,6 +286,14 @@ class DagView(ScrollView, can_focus=True):
             width = self._layout.column_widths[node.column]
             label = self.node_text(stage, styles, width)
             text = text[: node.x] + label + text[node.x + width :]
+        for stage_id in self._row_nodes.get(y - 1, []):
+            node = self._layout.nodes[stage_id]
+            stage = snapshot.stage(stage_id) if snapshot else None
+            if stage is None:
+                continue
+            width = self._layout.column_widths[node.column]
+            under = self.gauge_text(stage, styles, width)
+            text = text[: node.x] + under + text[node.x + width :]
         segments = [
             Segment(s.text, base + s.style if s.style else base)
             for s in text.render(self.app.console)
@@ -316,12 +337,13 @@ def shows_gauge(stage: StageRecord) -> bool:
     )
 
 
-#: the room every node keeps for its gauge (" ██████ 58%") and its marks ("⏸ ↻2"), used or not:
-#: a gauge that comes or goes must not move the graph
-GAUGE_ROOM = 1 + BAR_WIDTH + 5
+#: a node is two lines: " ● id ⏸ ↻2" and its gauge under the id ("   █████  58%"); both have
+#: room kept for them, used or not, so that a gauge or a mark that comes or goes moves nothing
+GAUGE_INDENT = 3
+GAUGE_ROOM = BAR_WIDTH + 5
 MARK_ROOM = 3
 
 
 def node_width(stage: StageRecord) -> int:
     """The cells a stage's node takes: the same whatever its state, so nothing re-flows."""
-    return 4 + cell_len(_short_id(stage.id)) + GAUGE_ROOM + MARK_ROOM
+    return max(4 + cell_len(_short_id(stage.id)) + MARK_ROOM, GAUGE_INDENT + GAUGE_ROOM + 1)
