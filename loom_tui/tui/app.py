@@ -1,17 +1,21 @@
 """The loom TUI: the scheduler runs inside this app's event loop; widgets render its events.
 
 The app owns three things: the scheduler (a worker with ``exit_on_error=False``: its failure is
-shown, never fatal), the current `Snapshot` of `.work/` (re-read in a thread after every change,
-at most a few times a second), and the actions of the keys, each of which calls the same core
-function as the CLI in a thread.  When another loom already runs this project's scheduler, the app
-opens read-only: it watches `.work/` and the event log instead, and says so in the header.
+shown, never fatal), the current `Snapshot` of the records, and the actions of the keys, each of
+which calls the same core function as the CLI in a thread.
+
+Nothing re-reads `.work/` on a timer.  The records are read once at start; after that the
+scheduler's events arrive as `SchedulerEvent` messages and every record this process writes as a
+`RecordWritten` message (the store's write hook), and both are applied in memory
+(`live_records.py`).  Only what other processes change is read from disk, by the `DiskFeed`
+worker, one changed file at a time.  When another loom already runs this project's scheduler, the
+app opens read-only and everything comes from that worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -21,6 +25,7 @@ from typing import Any
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
@@ -29,18 +34,36 @@ from textual.worker import Worker, WorkerState
 from loom_tui.core import actions
 from loom_tui.core.engine import Scheduler, SchedulerOptions
 from loom_tui.core.errors import LockBusy, LoomError
-from loom_tui.core.events import Event, PlanFinished
-from loom_tui.core.model import Status
+from loom_tui.core.events import Event
+from loom_tui.core.fsutil import json_line
+from loom_tui.core.model import Record, Status
 from loom_tui.core.store import RecordCache, Store
 from loom_tui.core.textsafe import one_line
 from loom_tui.tui import attach as attach_module
+from loom_tui.tui.attention import Attention
+from loom_tui.tui.disk_feed import DiskFeed, EventsRead, EventTail
 from loom_tui.tui.keys import KEYS
-from loom_tui.tui.snapshot import Snapshot, read_snapshot
+from loom_tui.tui.live_records import LiveRecords, RecordGone, RecordWritten
+from loom_tui.tui.snapshot import Snapshot, load_handoff_infos, read_snapshot
 from loom_tui.tui.themes import DEFAULT_THEME, load_themes, save_theme, saved_theme
 
 EventListener = Callable[[dict[str, object]], None]
-REFRESH_EVERY = 0.5
 PANE_EVERY = 2.0
+#: how often events.jsonl is looked at for other processes' events (one stat if it did not grow)
+EVENTS_EVERY = 1.0
+#: how many of this process's own event lines are remembered for the tail to skip
+OWN_LINES = 2000
+#: the least time between two snapshots: the first change after a quiet spell is shown at once,
+#: a stream of them (20 agents' gauges) at most this often
+BUILD_EVERY = 1.0
+
+
+class SchedulerEvent(Message):
+    """An event of the scheduler in this process, as its events.jsonl line would be."""
+
+    def __init__(self, data: dict[str, object]) -> None:
+        super().__init__()
+        self.data = data
 
 
 class LoomApp(App[int]):
@@ -82,10 +105,16 @@ class LoomApp(App[int]):
         self._listeners: list[EventListener] = []
         self._stage_cache = RecordCache()
         self._session_cache = RecordCache()
-        self._dirty = True
-        self._refreshing = False
+        self.records = LiveRecords(store)
+        self.attention = Attention(self.config.auto_merge)
+        self._tail = EventTail(store.events_path)
+        #: the events.jsonl lines of the events delivered in-process: the tail skips them unread
+        self._own_lines: dict[str, None] = {}
+        self._reading = False
+        self._written_while_reading: list[Record] = []
+        self._build_pending = False
+        self._last_build = 0.0
         self._theme_choice = theme
-        self._events_offset = 0
         self._handle_signals = handle_signals
         self._uninstall_signals: Callable[[], None] | None = None
 
@@ -115,6 +144,9 @@ class LoomApp(App[int]):
             timeout=timeout,
             markup=markup,
         )
+        screen = self.screen if self._screen_stack else None
+        if screen is not None and hasattr(screen, "say"):  # the main screen draws no toasts
+            screen.say(message, severity, timeout or self.NOTIFICATION_TIMEOUT)
 
     def get_default_screen(self) -> Screen[Any]:
         from loom_tui.tui.screens.main_screen import MainScreen
@@ -132,8 +164,9 @@ class LoomApp(App[int]):
             self._start_scheduler()
         else:
             self.scheduler_state = "paused"
+        self._hook_writes()
         self.refresh_snapshot_now()
-        self.set_interval(REFRESH_EVERY, self._refresh_if_dirty)
+        self._watch_files()
         self.set_interval(PANE_EVERY, self._capture_selected_pane)
         if self._handle_signals:
             from loom_tui.tui import exit_signals
@@ -155,12 +188,9 @@ class LoomApp(App[int]):
             save_theme(theme)
 
     def _load_recent_events(self) -> None:
+        self._tail.skip_to_end()
         for event in self.store.read_events(limit=60):
             self.recent_events.append(event)
-        try:
-            self._events_offset = os.path.getsize(self.store.events_path)
-        except OSError:
-            self._events_offset = 0
 
     # the scheduler ----------------------------------------------------------------------------
     def _start_scheduler(self) -> None:
@@ -174,7 +204,6 @@ class LoomApp(App[int]):
             pid = scheduler_pid(self.store)
             self.scheduler_detail = f"scheduler runs in pid {pid}" if pid else exc.message
             self.scheduler_state = "read-only"
-            self._watch_files()
             return
         except LoomError as exc:
             self.scheduler_state = "failed"
@@ -182,7 +211,7 @@ class LoomApp(App[int]):
             self.notify(exc.message, severity="error", timeout=10)
             return
         self.scheduler = scheduler
-        scheduler.subscribe(self._on_scheduler_event)
+        scheduler.subscribe(self._scheduler_sink)
         self.scheduler_state = "running"
         self.run_worker(scheduler.run(), name="scheduler", group="scheduler", exit_on_error=False)
 
@@ -198,19 +227,24 @@ class LoomApp(App[int]):
             )
             self.bell()
 
-    def _on_scheduler_event(self, event: Event) -> None:
+    def _scheduler_sink(self, event: Event) -> None:
+        """The scheduler's event sink (in this event loop): the event becomes a message."""
         data = event.to_json()
+        self._own_lines[json_line(data).rstrip("\n")] = None
+        if len(self._own_lines) > OWN_LINES:
+            del self._own_lines[next(iter(self._own_lines))]
+        self.post_message(SchedulerEvent(data))
+
+    def on_scheduler_event(self, message: SchedulerEvent) -> None:
+        data = message.data
         self._deliver(data)
-        if event.kind == "scheduler":
+        if data.get("kind") == "scheduler":
             state = str(data.get("state", ""))
             if state in ("running", "finished", "stuck", "stopped", "cannot-write"):
                 self.scheduler_detail = str(data.get("detail") or "")
                 self.scheduler_state = state
             if state == "cannot-write":
                 self.notify(self.scheduler_detail, severity="error", timeout=15)
-        if isinstance(event, PlanFinished) or event.needs_attention:
-            self._notify_attention(data)
-        self._dirty = True
 
     def _deliver(self, data: dict[str, object]) -> None:
         self.recent_events.append(data)
@@ -219,6 +253,7 @@ class LoomApp(App[int]):
                 listener(data)
             except Exception:  # a widget being torn down must not break the scheduler
                 continue
+        self._attend(data)
 
     def subscribe_events(self, listener: EventListener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -229,66 +264,61 @@ class LoomApp(App[int]):
 
         return unsubscribe
 
-    def _notify_attention(self, data: dict[str, object]) -> None:
-        kind = data.get("kind")
-        message = f"{data.get('stage') or 'plan'}: {data.get('message')}"
-        severity = "information"
-        if kind in ("error", "merge-conflict") or data.get("new") in ("blocked", "merge-conflict"):
-            severity = "error"
-        elif kind in ("agent-state", "stalled") or data.get("new") in (
-            "waiting-for-input",
-            "needs-human-review",
-        ):
-            severity = "warning"
-        elif kind == "plan-finished" and not data.get("ok"):
-            severity = "error"
-        self.notify(message, severity=severity, timeout=8)  # type: ignore[arg-type]
-        self.bell()
+    def _attend(self, data: dict[str, object]) -> None:
+        """Tell the person about what needs them: once per stage and reason (`Attention`)."""
+        stages = self.records.stages.values()
+        all_merged = bool(stages) and all(s.done for s in stages)
+        notice = self.attention.notice_for(data, self.clock(), all_merged=all_merged)
+        if notice is not None:
+            self.notify(notice.message, severity=notice.severity, timeout=notice.timeout)
+            self.bell()
+        screen = self.screen
+        if hasattr(screen, "event_seen"):
+            screen.event_seen(data)
 
-    # read-only mode: watch files, tail the event log ------------------------------------------
-    @work(exclusive=True, group="watch", exit_on_error=False)
-    async def _watch_files(self) -> None:
-        from watchfiles import awatch
+    # the disk: what other processes change ----------------------------------------------------
+    def _hook_writes(self) -> None:
+        """Every record this process writes (the scheduler's or a key's, in any thread) reaches
+        the screen as a message, with no read of the file."""
+        previous = self.store.on_write
 
-        async for _changes in awatch(self.store.work_dir, debounce=100, step=20, recursive=True):
-            self._dirty = True
-            await asyncio.to_thread(self._tail_events)
+        def on_write(path: str, text: str, record: Record) -> None:
+            if previous is not None:
+                previous(path, text, record)
+            self.records.note_own_write(path)
+            self.post_message(RecordWritten(path, record.copy()))
 
-    def _tail_events(self) -> None:
-        try:
-            with open(self.store.events_path, "rb") as fh:
-                fh.seek(self._events_offset)
-                data = fh.read()
-        except OSError:
-            return
-        end = data.rfind(b"\n")
-        if end < 0:
-            return
-        self._events_offset += end + 1
-        import json
+        self.store.on_write = on_write
 
-        for raw in data[: end + 1].splitlines():
-            try:
-                event = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(event, dict):
-                self.call_from_thread(self._deliver, event)
+    def _watch_files(self) -> None:
+        feed = DiskFeed(self, self.records, self._tail, self._own_lines.__contains__)  # type: ignore[arg-type]
+        self.run_worker(feed.run(), group="watch", exit_on_error=False)
+        self.set_interval(EVENTS_EVERY, feed.poll_events)
+
+    def on_record_written(self, message: RecordWritten) -> None:
+        if self._reading:
+            self._written_while_reading.append(message.record)
+        if self.records.put(message.record):
+            self._schedule_build()
+
+    def on_record_gone(self, message: RecordGone) -> None:
+        if self.records.forget(message.path):
+            self._schedule_build()
+
+    def on_events_read(self, message: EventsRead) -> None:
+        for data in message.events:  # (this process's own are left out by the tail)
+            self._deliver(data)
 
     # the snapshot -----------------------------------------------------------------------------
     def refresh_snapshot_now(self) -> None:
-        self._dirty = True
-        self._refresh_if_dirty()
-
-    def _refresh_if_dirty(self) -> None:
-        if self._dirty and not self._refreshing:
-            self._dirty = False
-            self._refreshing = True
-            self.run_worker(self._read_snapshot(), group="snapshot", exit_on_error=False)
+        """Read every record from `.work/` again (at start, after a theme change, in tests)."""
+        self.run_worker(self._read_snapshot(), group="snapshot", exit_on_error=False)
 
     async def _read_snapshot(self) -> None:
+        self._reading = True
+        self._written_while_reading = []
         try:
-            self.snapshot = await asyncio.to_thread(
+            snapshot = await asyncio.to_thread(
                 read_snapshot,
                 self.store,
                 self.config,
@@ -297,7 +327,35 @@ class LoomApp(App[int]):
                 self.clock(),
             )
         finally:
-            self._refreshing = False
+            self._reading = False
+        self.records.replace_all(snapshot.stages, snapshot.sessions, snapshot.error)
+        for record in self._written_while_reading:  # newer than what the read found
+            self.records.put(record)
+        self._written_while_reading = []
+        self._build_snapshot()
+
+    def _schedule_build(self) -> None:
+        """A new snapshot soon: at once after a quiet spell, else one per ``BUILD_EVERY``."""
+        if self._build_pending:
+            return
+        self._build_pending = True
+        wait = self._last_build + BUILD_EVERY - time.monotonic()
+        if wait > 0:
+            self.set_timer(wait, self._build_snapshot)
+        else:
+            self.call_next(self._build_snapshot)
+
+    def _build_snapshot(self) -> None:
+        self._build_pending = False
+        self._last_build = time.monotonic()
+        missing = self.records.missing_handoffs()
+        if missing:
+            self.run_worker(self._load_handoffs(missing), group="snapshot", exit_on_error=False)
+        self.snapshot = self.records.snapshot(self.config, self.clock())
+
+    async def _load_handoffs(self, names: list[str]) -> None:
+        await asyncio.to_thread(load_handoff_infos, self.store, names)
+        self._schedule_build()
 
     async def _capture_selected_pane(self) -> None:
         snapshot = self.snapshot
@@ -331,7 +389,6 @@ class LoomApp(App[int]):
         return self.read_only
 
     def _after_change(self) -> None:
-        self._dirty = True
         if self.scheduler is not None:
             self.scheduler.wake()
 

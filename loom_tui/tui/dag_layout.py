@@ -139,9 +139,10 @@ def layout(
     widths = [
         max((width_of(n) for n in col if not n.startswith("\x00")), default=1) for col in columns
     ]
-    # each column's x; the gap after a column holds one track per source of an edge
-    sources_after = [[n for n in col if succ.get(n)] for col in columns]
-    gaps = [max(gap or MIN_GAP, len(srcs) + 3) for srcs in sources_after]
+    rows = {n: i for col in columns for i, n in enumerate(col)}
+    # the vertical tracks of each gap: sources whose edges never share a row share a track
+    tracks_after = [_assign_tracks(col, succ, rows) for col in columns]
+    gaps = [max(gap or MIN_GAP, (max(t.values(), default=-1) + 1) + 3) for t in tracks_after]
     xs = []
     x = 1
     for index in range(len(columns)):
@@ -149,47 +150,177 @@ def layout(
         x += widths[index] + (gaps[index] if index < len(columns) - 1 else 0)
     width = x + 1
     height = max(len(col) for col in columns) * ROW_HEIGHT
-    cells = [[0] * width for _ in range(height)]
+    canvas = _Canvas(width, height, succ)
     result = DagLayout(widths, width, height)
-    rows = {n: i for col in columns for i, n in enumerate(col)}
     for index, col in enumerate(columns):
         for node in col:
             y = rows[node] * ROW_HEIGHT
             if node.startswith("\x00"):
-                for cx in range(xs[index], xs[index] + widths[index]):
-                    cells[y][cx] |= LEFT | RIGHT
+                canvas.hline(("from", node), y, xs[index], xs[index] + widths[index] - 1)
             else:
                 result.nodes[node] = Placed(node, index, rows[node], xs[index], y)
         result.columns.append([n for n in col if not n.startswith("\x00")])
     arrows: set[tuple[int, int]] = set()
-    for index, srcs in enumerate(sources_after[:-1]):
+    for index, col in enumerate(columns[:-1]):
         gap_start = xs[index] + widths[index]
         gap_end = xs[index + 1] - 1  # the arrow's cell
-        for track, source in enumerate(srcs):
-            tx = gap_start + 1 + track
-            sy = rows[source] * ROW_HEIGHT
-            for cx in range(gap_start, tx):
-                cells[sy][cx] |= LEFT | RIGHT
-            cells[sy][tx] |= LEFT
+        tracks = tracks_after[index]
+        # where each target row's line starts: a source whose own line would run along it jogs
+        # down a row first, so that no two edges share a segment
+        starts: dict[int, list[tuple[int, str]]] = {}
+        for source, track in tracks.items():
             for target in succ[source]:
+                starts.setdefault(rows[target] * ROW_HEIGHT, []).append(
+                    (gap_start + 1 + track, target)
+                )
+        for source in col:
+            targets = succ.get(source) or []
+            if not targets:
+                continue
+            sy = rows[source] * ROW_HEIGHT
+            owner = ("from", source)
+            if source not in tracks:  # one target, on the same row: a straight line
+                canvas.hline(("to", targets[0]), sy, gap_start, gap_end - 1)
+                _end(canvas, arrows, targets[0], gap_end, sy)
+                continue
+            tx = gap_start + 1 + tracks[source]
+            jog = any(x0 < tx and t not in targets for x0, t in starts.get(sy, []))
+            top = sy
+            if jog:
+                canvas.bits(owner, gap_start, sy, LEFT | DOWN)
+                canvas.bits(owner, gap_start, sy + 1, UP | RIGHT)
+                canvas.hline(owner, sy + 1, gap_start + 1, tx - 1)
+                canvas.bits(owner, tx, sy + 1, LEFT)
+                top = sy + 1
+            else:
+                canvas.hline(owner, sy, gap_start, tx - 1)
+                canvas.bits(owner, tx, sy, LEFT)
+            ys = [rows[t] * ROW_HEIGHT for t in targets] + [top]
+            canvas.vline(owner, tx, min(ys), max(ys))
+            for target in targets:
                 ty = rows[target] * ROW_HEIGHT
-                if ty != sy:
-                    step = 1 if ty > sy else -1
-                    cells[sy][tx] |= DOWN if step > 0 else UP
-                    for cy in range(sy + step, ty, step):
-                        cells[cy][tx] |= UP | DOWN
-                    cells[ty][tx] |= UP if step > 0 else DOWN
-                cells[ty][tx] |= RIGHT
-                for cx in range(tx + 1, gap_end):
-                    cells[ty][cx] |= LEFT | RIGHT
-                if target.startswith("\x00"):
-                    cells[ty][gap_end] |= LEFT | RIGHT
-                else:
-                    arrows.add((gap_end, ty))
+                into = ("to", target)
+                canvas.bits(into, tx, ty, RIGHT)
+                canvas.hline(into, ty, tx + 1, gap_end - 1)
+                _end(canvas, arrows, target, gap_end, ty)
     for y in range(height):
-        line = [BOX.get(bits, "┼") for bits in cells[y]]
+        line = canvas.line(y)
         for ax, ay in arrows:
             if ay == y:
                 line[ax] = ARROW
         result.lines.append("".join(line))
     return result
+
+
+def _end(canvas: _Canvas, arrows: set[tuple[int, int]], target: str, x: int, y: int) -> None:
+    """The last cell of an edge: an arrow into a stage, a line on into a long edge's dummy."""
+    if target.startswith("\x00"):
+        canvas.bits(("to", target), x, y, LEFT | RIGHT)
+    else:
+        arrows.add((x, y))
+
+
+def _assign_tracks(
+    column: list[str], succ: Mapping[str, Sequence[str]], rows: Mapping[str, int]
+) -> dict[str, int]:
+    """A track (0, 1, …) in the gap after ``column`` for each source that needs one; sources
+    whose rows (their own and their targets') do not overlap share a track, which keeps gaps
+    narrow.  A source with one target on its own row needs none: its line runs straight."""
+    spans = []
+    for source in column:
+        targets = succ.get(source) or []
+        if not targets:
+            continue
+        ys = [rows[t] for t in targets] + [rows[source]]
+        if len(targets) == 1 and ys[0] == rows[source]:
+            continue
+        # one row more below: a source's line may jog down a row (see `layout`)
+        spans.append((min(ys), max(ys) + 1, source))
+    spans.sort()
+    ends: list[int] = []  # the last row used on each track
+    tracks: dict[str, int] = {}
+    for low, high, source in spans:
+        for track, end in enumerate(ends):
+            if end < low:
+                ends[track] = high
+                tracks[source] = track
+                break
+        else:
+            tracks[source] = len(ends)
+            ends.append(high)
+    return tracks
+
+
+Owner = tuple[str, str]
+
+
+class _Canvas:
+    """Line cells, with who drew each bit: ("from", source) for a source's own line and track,
+    ("to", target) for the line into a target.  Where two lines meet without belonging to one
+    edge (a source's track and the line into a stage it does not feed), the cell is drawn as a
+    crossing: the vertical line runs on unbroken, and no junction suggests they join."""
+
+    def __init__(self, width: int, height: int, succ: Mapping[str, Sequence[str]]) -> None:
+        self.width = width
+        self.height = height
+        self.succ = succ
+        self.cells: dict[tuple[int, int], dict[Owner, int]] = {}
+
+    def bits(self, owner: Owner, x: int, y: int, bits: int) -> None:
+        if 0 <= x < self.width and 0 <= y < self.height:
+            cell = self.cells.setdefault((x, y), {})
+            cell[owner] = cell.get(owner, 0) | bits
+
+    def hline(self, owner: Owner, y: int, x0: int, x1: int) -> None:
+        for x in range(x0, x1 + 1):
+            self.bits(owner, x, y, LEFT | RIGHT)
+
+    def vline(self, owner: Owner, x: int, y0: int, y1: int) -> None:
+        for y in range(y0, y1 + 1):
+            self.bits(owner, x, y, (UP if y > y0 else 0) | (DOWN if y < y1 else 0))
+
+    def joined(self, a: Owner, b: Owner) -> bool:
+        """Whether two owners' lines are one edge (a source and the line into its target)."""
+        if a == b:
+            return True
+        (ka, na), (kb, nb) = a, b
+        if ka == "from" and kb == "to":
+            return nb in self.succ.get(na, ())
+        if kb == "from" and ka == "to":
+            return na in self.succ.get(nb, ())
+        return ka == kb == "to" and na == nb
+
+    def char(self, cell: dict[Owner, int]) -> str:
+        owners = list(cell)
+        if len(owners) == 1 or self._connected(owners):
+            bits = 0
+            for value in cell.values():
+                bits |= value
+            return BOX.get(bits, "┼")
+        # lines that cross: the vertical one is drawn whole, the horizontal one passes under it
+        vertical = 0
+        for value in cell.values():
+            if value & (UP | DOWN):
+                vertical |= value & (UP | DOWN)
+        return BOX.get(vertical or LEFT | RIGHT, "┼")
+
+    def _connected(self, owners: list[Owner]) -> bool:
+        """Whether the owners form one edge bundle (joined, directly or through another)."""
+        reached = {owners[0]}
+        grew = True
+        while grew:
+            grew = False
+            for owner in owners:
+                if owner not in reached and any(self.joined(owner, r) for r in reached):
+                    reached.add(owner)
+                    grew = True
+        return len(reached) == len(owners)
+
+    def line(self, y: int) -> list[str]:
+        return [
+            self.char(self.cells[(x, y)]) if (x, y) in self.cells else " "
+            for x in range(self.width)
+        ]
+
+    def owners_at(self, x: int, y: int) -> dict[Owner, int]:
+        return dict(self.cells.get((x, y), {}))

@@ -26,10 +26,10 @@ class Key:
 
 KEYS = (
     Key("h", "hold", "hold", "hold the selected stage: the scheduler will not start it"),
-    Key("r", "release", "release", "release a held stage"),
+    Key("r", "release", "release", "release a held stage", show=False),
     Key("t", "retry", "retry", "retry a blocked stage now"),
     Key("s", "skip", "skip", "skip the stage; its dependents may start"),
-    Key("x", "reset", "reset", "reset the stage to its initial state (asks first)"),
+    Key("x", "reset", "reset", "reset the stage to its initial state (asks first)", show=False),
     Key(
         "X",
         "reset_hard",

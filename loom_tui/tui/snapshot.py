@@ -1,7 +1,8 @@
-"""What the screen shows, read from `.work/` in one go: an immutable snapshot per refresh.
+"""What the screen shows: an immutable snapshot of the stage and session records.
 
-The app reads a new `Snapshot` (in a thread: it is file I/O) whenever the scheduler reports a
-change, and hands it to the widgets, which only render it.  Keeping the data plain and immutable
+The app builds a new `Snapshot` from the records it keeps in memory (`live_records.py`) after each
+change it hears of, and hands it to the widgets, which only render it; `read_snapshot` reads
+everything from `.work/` at once (at start, in a thread).  Keeping the data plain and immutable
 makes every widget a function of (snapshot, selection), which is what the snapshot tests pin down.
 """
 
@@ -50,6 +51,13 @@ class Snapshot:
     auto_merge: bool = True
     by_id: dict[str, StageRecord] = field(default_factory=dict, compare=False)
     handoffs: dict[str, tuple[HandoffInfo, ...]] = field(default_factory=dict, compare=False)
+    sessions_by_id: dict[str, SessionRecord] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.by_id and self.stages:
+            object.__setattr__(self, "by_id", {s.id: s for s in self.stages})
+        if not self.sessions_by_id and self.sessions:
+            object.__setattr__(self, "sessions_by_id", {s.id: s for s in self.sessions})
 
     @property
     def total(self) -> int:
@@ -86,10 +94,9 @@ class Snapshot:
         return [s for s in self.sessions if s.live]
 
     def current_session(self, stage: StageRecord) -> SessionRecord | None:
-        for session in self.sessions:
-            if session.id == stage.session_id:
-                return session
-        return None
+        if stage.session_id is None:
+            return None
+        return self.sessions_by_id.get(stage.session_id)
 
     def totals(self, stage_id: str | None = None) -> StageTotals:
         chosen = [s for s in self.sessions if stage_id is None or s.stage_id == stage_id]
@@ -107,14 +114,48 @@ class Snapshot:
     def _waits_for_merge(self, stage: StageRecord) -> bool:
         return not self.auto_merge and stage.status is Status.COMPLETED and not stage.merged
 
+    def needs_you(self, stage: StageRecord) -> str | None:
+        """Why ``stage`` needs a person (None: it does not): its status (input, blocked, review,
+        conflict), stalled, its agent asking for input or permission, or a manual merge."""
+        if stage.attention is not None:
+            return stage.attention
+        if self._waits_for_merge(stage):
+            return "waiting for merge (m)"
+        session = self.current_session(stage)
+        if (
+            session is not None
+            and session.live
+            and session.agent_state in ("waiting-for-input", "needs-permission")
+        ):
+            return session.agent_state
+        return None
+
     def needing_attention(self) -> list[StageRecord]:
-        return [s for s in self.stages if s.attention is not None or self._waits_for_merge(s)]
+        return [s for s in self.stages if self.needs_you(s) is not None]
+
+    @property
+    def all_merged(self) -> bool:
+        """Every stage skipped, or completed and merged: only then is the plan complete."""
+        return bool(self.stages) and all(s.done for s in self.stages)
 
     def graph(self) -> dict[str, list[str]]:
         return {s.id: list(s.dependencies) for s in self.stages}
 
 
 _HANDOFF_CACHE: dict[str, HandoffInfo] = {}
+
+
+def cached_handoff_info(store: Store, name: str) -> HandoffInfo | None:
+    """The handoff's front matter if it was read already (no I/O: safe in the event loop)."""
+    import os
+
+    return _HANDOFF_CACHE.get(os.path.join(store.handoffs_dir, name))
+
+
+def load_handoff_infos(store: Store, names: list[str]) -> None:
+    """Read the front matter of ``names`` into the cache (file I/O: call it in a thread)."""
+    for name in names:
+        _handoff_info(store, name)
 
 
 def _handoff_info(store: Store, name: str) -> HandoffInfo | None:

@@ -18,7 +18,7 @@ from tests.tui.conftest import NOW, AppFactory, TuiProject
 from tests.tui.test_keys import SIZE, notices, screen_text, select, settle, started
 
 HOSTILE_NAME = "T\x1b[31mR\x1b]0;p\x07\rX\nY [b]b[/b] [/]"
-WIDE = (160, 40)  # the side panel wide enough for the whole name on one line
+WIDE = (200, 40)  # the side panel wide enough for the whole name on one line
 RAW = ("\x1b", "\x07", "\r", "\x9b")
 
 

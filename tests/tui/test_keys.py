@@ -443,6 +443,21 @@ async def test_n_stops_at_a_stalled_stage_and_at_one_that_needs_review(
     assert seen == ["counter", "docs"]
 
 
+async def test_n_stops_at_a_stage_whose_agent_asks_for_permission(
+    make_app: AppFactory, tui_project: TuiProject
+) -> None:
+    # the stage is still executing: only its session says that the agent waits for a yes
+    tui_project.set_stage("counter", status=Status.QUEUED, blocked_reason=None)
+    tui_project.set_stage("docs", status=Status.EXECUTING)
+    tui_project.set_session("s-docs-1", agent_state="needs-permission")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.selected_stage == "docs"
+
+
 async def test_n_stops_at_a_completed_stage_that_waits_for_a_merge_without_auto_merge(
     make_app: AppFactory, tui_project: TuiProject
 ) -> None:
@@ -467,6 +482,7 @@ async def test_n_with_nothing_needing_attention_says_so(
 ) -> None:
     tui_project.set_stage("counter", status=Status.QUEUED, blocked_reason=None)
     tui_project.set_stage("docs", status=Status.EXECUTING)
+    tui_project.set_session("s-docs-1", agent_state="working")  # its agent asks for nothing
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(app, pilot)

@@ -9,20 +9,40 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
+from loom_tui.core.engine import SchedulerOptions
 from loom_tui.tui.app import LoomApp
 from loom_tui.tui.screens.handoff_screen import HandoffScreen
 from loom_tui.tui.screens.help_screen import HelpScreen
 from loom_tui.tui.screens.main_screen import MainScreen
 from loom_tui.tui.screens.stage_screen import StageScreen
-from tests.tui.conftest import AppFactory
+from loom_tui.tui.widgets.dag_view import DagView
+from tests.tui.conftest import NOW, AppFactory, TuiProject
+from tests.tui.fanout import make_fan_project
 
 WIDE = (120, 40)
 NARROW = (80, 24)
 SnapCompare = Callable[..., bool]
+
+
+@pytest.fixture
+def fan_project(tmp_path: Path) -> TuiProject:
+    return make_fan_project(tmp_path / "fan")
+
+
+def _fan_app(project: TuiProject) -> LoomApp:
+    return LoomApp(
+        project.fresh(),
+        SchedulerOptions(agent="sim"),
+        theme="loom-dark",
+        run_scheduler=False,
+        clock=lambda: NOW,
+    )
 
 
 async def _ready(pilot: Pilot[Any]) -> None:
@@ -33,8 +53,15 @@ async def _ready(pilot: Pilot[Any]) -> None:
     while app.snapshot is None:
         assert time.monotonic() < deadline, "no snapshot of .work/"
         await pilot.pause(0.05)
-    await app.workers.wait_for_complete()
+    await _workers_done(app)
     await pilot.pause()
+
+
+async def _workers_done(app: Any) -> None:
+    """Every worker done but the file watcher (it runs until the app ends)."""
+    busy = [w for w in app.workers if w.group != "watch"]
+    if busy:
+        await app.workers.wait_for_complete(busy)
 
 
 def after(*keys: str, screen: type | None = None) -> Callable[[Pilot[Any]], Awaitable[None]]:
@@ -45,7 +72,7 @@ def after(*keys: str, screen: type | None = None) -> Callable[[Pilot[Any]], Awai
         for key in keys:
             await pilot.press(key)
             await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await _workers_done(pilot.app)
         await pilot.pause()
         if screen is not None:
             assert isinstance(pilot.app.screen, screen), pilot.app.screen
@@ -91,3 +118,55 @@ def test_help_screen(snap_compare: SnapCompare, make_app: AppFactory) -> None:
     assert snap_compare(
         app, terminal_size=WIDE, run_before=after("question_mark", screen=HelpScreen)
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# The sizes people use: 160×45, 80×24 and 40×12, and the 10-stage fan-out/fan-in plan
+
+
+BIG = (160, 45)
+TINY = (40, 12)
+
+
+def test_main_screen_at_160x45(snap_compare: SnapCompare, make_app: AppFactory) -> None:
+    # the Events panel takes the height the graph leaves; the attention bar over the footer
+    app = make_app()
+    assert snap_compare(app, terminal_size=BIG, run_before=after("right", screen=MainScreen))
+
+
+def test_main_screen_at_40x12_is_a_compact_list(
+    snap_compare: SnapCompare, make_app: AppFactory
+) -> None:
+    # too small for the graph: one line per stage with its status or gauge; ↓ moves the cursor
+    app = make_app()
+    assert snap_compare(app, terminal_size=TINY, run_before=after("down", screen=MainScreen))
+
+
+def test_fanout_plan_at_160x45_shows_every_column(
+    snap_compare: SnapCompare, fan_project: TuiProject
+) -> None:
+    app = _fan_app(fan_project)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await after(screen=MainScreen)(pilot)
+        dag = pilot.app.screen.query_one(DagView)
+        assert dag.hidden_columns() == (0, 0)  # no column cut, none out of view
+        assert dag.border_subtitle == ""
+
+    assert snap_compare(app, terminal_size=BIG, run_before=run_before)
+
+
+def test_fanout_plan_at_80x24(snap_compare: SnapCompare, fan_project: TuiProject) -> None:
+    # two-line nodes (the gauge under the id): the whole graph fits at 80 columns too
+    app = _fan_app(fan_project)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await after(screen=MainScreen)(pilot)
+        assert pilot.app.screen.query_one(DagView).hidden_columns() == (0, 0)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=run_before)
+
+
+def test_fanout_plan_at_40x12(snap_compare: SnapCompare, fan_project: TuiProject) -> None:
+    app = _fan_app(fan_project)
+    assert snap_compare(app, terminal_size=TINY, run_before=after(screen=MainScreen))

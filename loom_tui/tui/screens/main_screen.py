@@ -1,6 +1,13 @@
 """The main screen: header, stage DAG beside the selected stage's details, the sessions table, the
-event log and the footer.  Below 100 columns the details fold under the DAG and the sessions table
-keeps only stage, state and context.
+event log, the attention bar and the footer.
+
+- The Events panel shares the height with the DAG, so it grows with the terminal.
+- Below 100 columns the details fold under the DAG and the sessions table keeps only stage, state
+  and context.
+- Below `TINY_WIDTH`×`TINY_HEIGHT` the graph cannot be drawn usefully: a compact list of the stages
+  (status and gauge) takes the whole body.
+- Toasts are not drawn here (they covered the panels): notices go to the attention bar.
+- The detail panel follows the stage that last changed or needs you, until you move the cursor.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from textual.widgets import Footer, Input
 
 from loom_tui.tui.keys import KEYS
 from loom_tui.tui.snapshot import Snapshot
+from loom_tui.tui.widgets.attention_bar import AttentionBar
+from loom_tui.tui.widgets.compact_list import CompactList
 from loom_tui.tui.widgets.dag_view import DagView
 from loom_tui.tui.widgets.detail_panel import DetailPanel
 from loom_tui.tui.widgets.event_log import EventLog
@@ -26,17 +35,29 @@ if TYPE_CHECKING:
     from loom_tui.tui.app import LoomApp
 
 NARROW_BELOW = 100
+DETAIL_MIN, DETAIL_MAX = 36, 60
+TINY_WIDTH = 60
+TINY_HEIGHT = 20
+#: events that move the followed stage (when the person has not picked one)
+FOLLOWED_KINDS = frozenset(
+    {"stage-status", "session-started", "handoff", "merge-done", "merge-conflict", "stalled"}
+)
 
 
 class MainScreen(Screen[None]):
     DEFAULT_CSS = """
     MainScreen { layout: vertical; }
-    MainScreen #main { height: 1fr; }
-    MainScreen #dag { width: 2fr; border: round $border-blurred; border-title-color: $accent; }
+    MainScreen ToastRack { display: none; }
+    MainScreen #main { height: 3fr; min-height: 6; }
+    MainScreen #dag {
+        width: 1fr;
+        border: round $border-blurred;
+        border-title-color: $accent;
+        border-subtitle-color: $warning;
+    }
     MainScreen #dag:focus { border: round $border; }
     MainScreen #detail {
-        width: 1fr;
-        min-width: 36;
+        width: 36;
         border: round $border-blurred;
         border-title-color: $accent;
     }
@@ -46,7 +67,13 @@ class MainScreen(Screen[None]):
         border-title-color: $accent;
     }
     MainScreen #sessions:focus { border: round $border; }
-    MainScreen #log { height: 7; border: round $border-blurred; border-title-color: $accent; }
+    MainScreen #log {
+        height: 2fr;
+        min-height: 4;
+        border: round $border-blurred;
+        border-title-color: $accent;
+    }
+    MainScreen #compact { display: none; height: 1fr; }
     MainScreen #log:focus { border: round $border; }
     MainScreen #filter { dock: bottom; display: none; margin-bottom: 1; }
     MainScreen.-filtering #filter { display: block; }
@@ -55,6 +82,8 @@ class MainScreen(Screen[None]):
     MainScreen.-narrow #detail { width: 1fr; height: 1fr; }
     MainScreen.-narrow #sessions { height: 5; }
     MainScreen.-narrow #log { display: none; }
+    MainScreen.-tiny #main, MainScreen.-tiny #sessions, MainScreen.-tiny #log { display: none; }
+    MainScreen.-tiny #compact { display: block; }
     """
     BINDINGS = [
         *(key.binding() for key in KEYS),
@@ -65,6 +94,8 @@ class MainScreen(Screen[None]):
     def loom(self) -> LoomApp:
         return self.app  # type: ignore[return-value]
 
+    _detail_width: int | None = -1
+
     def compose(self) -> ComposeResult:
         yield LoomHeader()
         with Horizontal(id="main"):
@@ -72,7 +103,9 @@ class MainScreen(Screen[None]):
             yield DetailPanel(id="detail")
         yield SessionsTable(id="sessions")
         yield EventLog(id="log")
+        yield CompactList(id="compact")
         yield Input(placeholder="filter stages by id, name or status (esc clears)", id="filter")
+        yield AttentionBar(id="bar")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -91,11 +124,20 @@ class MainScreen(Screen[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         narrow = event.size.width < NARROW_BELOW
+        tiny = event.size.width < TINY_WIDTH or event.size.height < TINY_HEIGHT
         self.set_class(narrow, "-narrow")
+        was_tiny = self.has_class("-tiny")
+        self.set_class(tiny, "-tiny")
         self.query_one(SessionsTable).set_narrow(narrow)
+        # at 80 columns the footer cannot hold every key and the palette's: the palette is in ?
+        self.query_one(Footer).show_command_palette = not narrow
+        self._fit_detail()
+        if tiny != was_tiny:
+            (self.query_one(CompactList) if tiny else self.query_one(DagView)).focus()
         snapshot = self.loom.snapshot
         if snapshot is not None:
             self.query_one(SessionsTable).show(snapshot, self.loom.now())
+            self.query_one(CompactList).show(snapshot, self.selected)
 
     # data -------------------------------------------------------------------------------------
     def _show(self, snapshot: Snapshot | None) -> None:
@@ -104,8 +146,25 @@ class MainScreen(Screen[None]):
         self.query_one(LoomHeader).show(snapshot)
         dag = self.query_one(DagView)
         dag.show(snapshot)
+        self._fit_detail()
         self.query_one(DetailPanel).show(snapshot, dag.selected, self.loom.now())
         self.query_one(SessionsTable).show(snapshot, self.loom.now())
+        self.query_one(AttentionBar).show(snapshot)
+        if self.has_class("-tiny"):
+            self.query_one(CompactList).show(snapshot, dag.selected)
+
+    def _fit_detail(self) -> None:
+        """Beside the graph, the details take what the graph leaves (36 to 60 columns): on a
+        wide screen no column of the graph is cut for a panel of mostly empty lines."""
+        detail = self.query_one(DetailPanel)
+        if self.has_class("-narrow"):
+            width = None
+        else:
+            needed = self.query_one(DagView).graph_width + 3  # its borders and scrollbar
+            width = max(DETAIL_MIN, min(DETAIL_MAX, self.size.width - needed))
+        if width != self._detail_width:  # (setting it, even unchanged, lays the screen out)
+            self._detail_width = width
+            detail.styles.width = width
 
     def _show_state(self, state: str) -> None:
         header = self.query_one(LoomHeader)
@@ -118,6 +177,39 @@ class MainScreen(Screen[None]):
         snapshot = self.loom.snapshot
         if snapshot is not None:
             self.query_one(DetailPanel).show(snapshot, event.stage_id, self.loom.now())
+            if self.has_class("-tiny"):
+                self.query_one(CompactList).show(snapshot, event.stage_id)
+
+    @on(CompactList.Picked)
+    def _picked(self, event: CompactList.Picked) -> None:
+        self.select(event.stage_id)
+
+    def say(self, message: str, severity: str, timeout: float) -> None:
+        """A notice, on the attention bar (toasts are not drawn on this screen)."""
+        for bar in self.query(AttentionBar):
+            bar.say(message, severity, timeout)
+
+    def event_seen(self, data: dict[str, object]) -> None:
+        """Follow the stage an event is about, unless the person picked one with the cursor:
+        a stage that needs you wins over one that merely changed."""
+        stage = data.get("stage")
+        if not isinstance(stage, str) or data.get("kind") not in FOLLOWED_KINDS:
+            return
+        dags = self.query(DagView)  # (none yet while the screen is being put together)
+        dag = dags.first() if dags else None
+        if dag is None or dag.picked:
+            return
+        snapshot = self.loom.snapshot
+        current = snapshot.stage(dag.selected) if snapshot else None
+        if (
+            current is not None
+            and snapshot is not None
+            and current.id != stage
+            and snapshot.needs_you(current) is not None
+            and not self.loom.attention.reason_of(data)
+        ):
+            return  # keep showing the one that needs you
+        dag.select(stage, by_user=False)
 
     @on(SessionsTable.StageChosen)
     def _chosen(self, event: SessionsTable.StageChosen) -> None:
@@ -132,6 +224,7 @@ class MainScreen(Screen[None]):
         return self.query_one(DagView).selected
 
     def select(self, stage_id: str) -> None:
+        """Select ``stage_id`` for the person (the panel stops following changes)."""
         self.query_one(DagView).select(stage_id)
 
     # filter -----------------------------------------------------------------------------------

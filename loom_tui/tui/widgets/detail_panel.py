@@ -18,7 +18,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from loom_tui.core.model import SessionRecord, StageRecord
+from loom_tui.core.model import SessionRecord, StageRecord, Status
 from loom_tui.core.textsafe import block, one_line
 from loom_tui.tui.glyphs import (
     COMPONENT_CLASSES,
@@ -31,6 +31,7 @@ from loom_tui.tui.glyphs import (
     status_text,
 )
 from loom_tui.tui.snapshot import Snapshot
+from loom_tui.tui.widgets.dag_view import shows_gauge
 
 AGENT_STATES = {
     "working": "working",
@@ -50,6 +51,12 @@ def describe_state(session: SessionRecord, *, short: bool = False) -> str:
     source = session.agent_state_source or ""
     source = one_line(source.split(":", 1)[0] if short else source.replace("hook:", "hook "))
     return f"{state} ({source})" if source else state
+
+
+#: the statuses whose reason still holds: a skipped, completed or reset stage's old reason is stale
+REASON_SHOWN = frozenset(
+    {Status.BLOCKED, Status.MERGE_CONFLICT, Status.NEEDS_HUMAN_REVIEW, Status.WAITING_FOR_INPUT}
+)
 
 
 class DetailPanel(ScrollView, can_focus=False):
@@ -192,13 +199,13 @@ class DetailPanel(ScrollView, can_focus=False):
             state.append(" · merged", styles["gauge--green"])
         parts.append(state)
         parts.append(Text(block(stage.description.strip()), no_wrap=False))
-        if stage.blocked_reason:
+        if stage.blocked_reason and stage.status in REASON_SHOWN:
             parts.append(Text(one_line(stage.blocked_reason), styles["detail--bad"]))
         session = snap.current_session(stage)
         line = Text("context  ", label)
         line.append_text(
             gauge(
-                stage.context_percent if stage.session_id else None,
+                stage.context_percent if shows_gauge(stage) else None,
                 stage.context_budget,
                 10,
                 styles,

@@ -56,8 +56,9 @@ class LoomHeader(Widget):
         self._snapshot: Snapshot | None = None
 
     def show(self, snapshot: Snapshot) -> None:
-        self._snapshot = snapshot
-        self.refresh()
+        old, self._snapshot = self._snapshot, snapshot
+        if old is None or _counts(old) != _counts(snapshot):  # gauges alone change nothing here
+            self.refresh()
 
     def render(self) -> Text:
         style = self.get_component_rich_style
@@ -82,7 +83,8 @@ class LoomHeader(Widget):
         icon, klass, label = SCHEDULER_MARKS.get(
             self.scheduler_state, ("?", "header--muted", self.scheduler_state)
         )
-        if self.scheduler_state == "finished" and snap is not None and snap.to_merge:
+        if self.scheduler_state == "finished" and snap is not None and not snap.all_merged:
+            # "plan complete" only once every stage is merged (or skipped)
             icon, klass, label = "◌", "header--warn", "stages complete, not merged"
         right = Text(
             f"{icon} {label}" + (f": {one_line(self.detail)}" if self.detail else "") + " ",
@@ -101,3 +103,16 @@ class LoomHeader(Widget):
         text.append_text(right)
         text.truncate(width)
         return text
+
+
+def _counts(snap: Snapshot) -> tuple[object, ...]:
+    return (
+        snap.plan_name,
+        snap.done,
+        snap.total,
+        snap.running,
+        snap.waiting,
+        snap.blocked,
+        snap.to_merge,
+        snap.all_merged,
+    )

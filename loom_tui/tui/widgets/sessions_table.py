@@ -6,6 +6,9 @@ in place so that the cursor stays where it is while gauges move.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
@@ -133,10 +136,30 @@ class SessionsTable(DataTable[Text | str]):
             self._apply_sort()
 
     def _apply_sort(self) -> None:
-        if self._rows and self._sort_by_context:
-            self.sort("context", key=_percent_of_cell, reverse=True)
-        elif self._rows and self._sort_column:
-            self.sort(self._sort_column, key=_plain, reverse=self._sort_reverse)
+        """Sort by the records' numbers (never by the text drawn): each row is found by its stage
+        cell, as a stage has one live session at a time."""
+        if not self._rows:
+            return
+        by_stage = {s.stage_id: s for s in self._rows.values()}
+
+        def value(column: str) -> Callable[[object], Any]:
+            def of(stage_cell: object) -> Any:
+                session = by_stage.get(_plain(stage_cell))
+                return sort_value(column, session) if session else (0, "")
+
+            return of
+
+        if self._sort_by_context:
+            column, reverse = "context", True
+        elif self._sort_column:
+            column, reverse = self._sort_column, self._sort_reverse
+        else:
+            return
+        of = value(column)
+        order = [str(row.key.value) for row in self.ordered_rows]
+        wanted = sorted(order, key=lambda k: of(self._rows[k].stage_id), reverse=reverse)
+        if wanted != order:  # sorting redraws the whole table: only when the order changes
+            self.sort("stage", key=of, reverse=reverse)
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         column = str(event.column_key.value)
@@ -166,10 +189,21 @@ def _plain(cell: object) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
 
 
-def _percent_of_cell(cell: object) -> float:
-    """The percent at the end of a gauge cell ("███░░  58%"); -1 when it shows none."""
-    words = _plain(cell).split()
-    try:
-        return float(words[-1].rstrip("%")) if words else -1.0
-    except ValueError:
-        return -1.0
+def sort_value(column: str, session: SessionRecord) -> tuple[int, Any]:
+    """What a column sorts by: the record's number (a session without one sorts last), or its
+    text for the others."""
+    number: float | None
+    if column == "context":
+        number = session.context_percent
+    elif column == "tokens":
+        number = session.context_tokens
+    elif column == "cost":
+        number = session.cost_usd
+    elif column == "gen":
+        number = session.generation
+    elif column == "since":
+        number = -(session.started_at or 0.0)  # the longest-running first, as "since" grows
+    else:
+        text = session.stage_id if column == "stage" else (session.agent_state or "")
+        return (1, text)
+    return (1, float(number)) if number is not None else (0, 0.0)
