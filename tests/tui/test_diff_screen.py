@@ -228,16 +228,27 @@ async def test_d_on_the_stage_screen_opens_its_stage_s_diff(
         assert isinstance(app.screen, StageScreen)
 
 
-async def test_a_stage_without_a_branch_says_so(make_app: AppFactory, diff_project: Any) -> None:
+async def test_a_stage_without_a_branch_says_so_until_it_has_one(
+    make_app: AppFactory, diff_project: TuiProject
+) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_diff(app, pilot, "release")
         text = screen_text(app)
         assert "no branch yet: loom/release is made when the stage starts" in text
         assert "Stage release has no branch yet" in text
-        await pilot.press("j", "w", "space")  # nothing to move through: nothing breaks
+        await pilot.press("j", "w", "space", "w")  # nothing to move through: nothing breaks
         await pilot.pause()
         assert screen.error is None
+        # the stage starts: its branch and worktree are made, and its agent writes a file
+        wt = Path(git.ensure_worktree(str(diff_project.root), "release", "main"))
+        (wt / "RELEASE.md").write_text("v1\n")
+        screen.refresh_diff()
+        await wait_for(pilot, lambda: bool(screen._entries), "the new branch's diff")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert selected(screen) == "w:RELEASE.md"
+        assert "0 commits · 0 files +0 −0 · 1 uncommitted" in screen_text(app)
 
 
 # ------------------------------------------------------------------------------------------------

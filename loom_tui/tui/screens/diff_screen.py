@@ -191,8 +191,11 @@ class DiffScreen(Screen[None]):
     def _show_commits(self) -> None:
         diff = self.diff
         box = self.query_one("#diff-commits", Static)
-        if diff is None or not diff.has_branch:
+        if diff is None:
             box.update("")
+            return
+        if not diff.has_branch:
+            box.update(Text("no branch, no commits yet", style="italic"))
             return
         if not diff.commits:
             box.update(Text(f"no commits ahead of {diff.base_branch} yet", style="italic"))
@@ -248,7 +251,7 @@ class DiffScreen(Screen[None]):
         if not self._entries:
             files_list.highlighted = None
             self._rendered = None
-            view.set_lines([Text(self._empty_note(), style="italic")])
+            view.set_lines([Text(line, style="italic") for line in self._empty_note().split("\n")])
             return
         self._cursor = max(0, min(self._cursor, len(self._entries) - 1))
         files_list.highlighted = files_list.get_option_index(str(self._cursor))
@@ -274,8 +277,9 @@ class DiffScreen(Screen[None]):
             return "reading the stage's changes…"
         if not diff.has_branch:
             return (
-                f"Stage {self.stage_id} has no branch yet: it is made from {diff.base_branch} "
-                "when the stage starts, and its changes show here as its agent works."
+                f"Stage {self.stage_id} has no branch yet.\n"
+                f"It is made from {diff.base_branch} when the stage starts;\n"
+                "its changes show here as its agent works."
             )
         return f"No changes against {diff.base_branch} yet."
 
