@@ -97,7 +97,14 @@ class StageDiff:
         )
 
 
-def diff_key(root: str, stage_id: str, base_branch: str, worktree: str | None = None) -> DiffKey:
+def diff_key(
+    root: str,
+    stage_id: str,
+    base_branch: str,
+    worktree: str | None = None,
+    *,
+    merge_commit: str | None = None,
+) -> DiffKey:
     """What `stage_diff` depends on, cheaply: the branch's and the base's tips, and each path the
     worktree's status lists, with its flags, size and modification time.  The same key means the
     same diff (a file changed twice keeps its status flags but not its size and time)."""
@@ -106,7 +113,7 @@ def diff_key(root: str, stage_id: str, base_branch: str, worktree: str | None = 
     repo = open_repo(root)
     branch = repo.branches.local.get(stage_branch(stage_id))
     if branch is None:
-        return ("no-branch",)
+        return ("no-branch", merge_commit)
     base = repo.branches.local.get(base_branch)
     key: list[object] = [str(branch.target), str(base.target) if base is not None else None]
     path = _worktree(root, stage_id, worktree)
@@ -131,30 +138,40 @@ def stage_diff(
     base_branch: str,
     worktree: str | None = None,
     *,
+    merge_commit: str | None = None,
     max_lines: int = MAX_LINES_PER_FILE,
 ) -> StageDiff:
     """The stage's commits and changed files against ``base_branch``, and its worktree's
-    uncommitted changes.  ``worktree`` defaults to `.worktrees/<id>` under ``root``."""
+    uncommitted changes.  ``worktree`` defaults to `.worktrees/<id>` under ``root``.
+
+    ``merge_commit`` (the stage record's) is where the changes are found once the stage is merged
+    and its branch removed, as loom does after a merge: its two parents are the base before the
+    merge and the branch's tip."""
     import pygit2
 
-    key = diff_key(root, stage_id, base_branch, worktree)
+    key = diff_key(root, stage_id, base_branch, worktree, merge_commit=merge_commit)
     name = stage_branch(stage_id)
     repo = open_repo(root)
     branch = repo.branches.local.get(name)
     if branch is None:
-        return StageDiff(stage_id, name, base_branch, has_branch=False, key=key)
-    base_ref = repo.branches.local.get(base_branch)
-    if base_ref is None:
-        raise LoomError(f"base branch {base_branch!r} does not exist")
-    tip = branch.peel(pygit2.Commit)
-    base = base_ref.peel(pygit2.Commit)
-    against, merged_in = base, ""
-    if tip.id == base.id or repo.descendant_of(base.id, tip.id):
-        merge = _merge_commit_of(repo, base, tip.id)
-        if merge is not None:
-            merge_commit = repo.get(merge)
-            assert isinstance(merge_commit, pygit2.Commit)
-            against, merged_in = merge_commit.parents[0], merge[:7]
+        merged = _merge_parents(repo, merge_commit)
+        if merged is None:
+            return StageDiff(stage_id, name, base_branch, has_branch=False, key=key)
+        against, tip = merged
+        merged_in = str(merge_commit)[:7]
+    else:
+        base_ref = repo.branches.local.get(base_branch)
+        if base_ref is None:
+            raise LoomError(f"base branch {base_branch!r} does not exist")
+        tip = branch.peel(pygit2.Commit)
+        base = base_ref.peel(pygit2.Commit)
+        against, merged_in = base, ""
+        if tip.id == base.id or repo.descendant_of(base.id, tip.id):
+            merge = _merge_commit_of(repo, base, tip.id)
+            if merge is not None:
+                found = _merge_parents(repo, merge)
+                if found is not None:
+                    against, merged_in = found[0], merge[:7]
     fork = repo.merge_base(tip.id, against.id)
     if fork is None:
         raise LoomError(f"{name} and {base_branch} have no commit in common")
@@ -180,6 +197,23 @@ def stage_diff(
         files_omitted=omitted,
         key=key,
     )
+
+
+def _merge_parents(
+    repo: pygit2.Repository, merge_commit: str | None
+) -> tuple[pygit2.Commit, pygit2.Commit] | None:
+    """The base before the merge and the merged tip, if ``merge_commit`` is a merge here."""
+    import pygit2
+
+    if not merge_commit:
+        return None
+    try:
+        commit = repo.get(merge_commit)
+    except (ValueError, KeyError, pygit2.GitError):
+        return None
+    if not isinstance(commit, pygit2.Commit) or len(commit.parent_ids) != 2:
+        return None
+    return commit.parents[0], commit.parents[1]
 
 
 def _worktree(root: str, stage_id: str, worktree: str | None) -> str | None:

@@ -251,6 +251,37 @@ async def test_a_stage_without_a_branch_says_so_until_it_has_one(
         assert "0 commits · 0 files +0 −0 · 1 uncommitted" in screen_text(app)
 
 
+async def test_a_merged_stage_whose_branch_was_removed_shows_what_its_merge_brought(
+    make_app: AppFactory, diff_project: TuiProject
+) -> None:
+    root = str(diff_project.root)
+    result = git.merge_stage(root, "tokenizer", "main")
+    assert result.status == "merged"
+    git.remove_worktree(root, "tokenizer", delete_branch=True)  # as loom does after a merge
+    diff_project.set_stage(
+        "tokenizer", status="completed", merged=True, merge_commit=result.commit, worktree=None
+    )
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_diff(app, pilot)
+        text = screen_text(app)
+        # the uncommitted work was committed by the merge: 3 commits, 6 files
+        assert "3 commits · 6 files +70 −0 · no worktree" in text
+        assert f"merged in {(result.commit or '')[:7]}" in text
+        assert "loom: work left uncommitted in stage tokenizer" in text
+
+
+async def test_a_started_stage_without_a_branch_says_it_is_gone(
+    make_app: AppFactory, diff_project: TuiProject
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_diff(app, pilot, "counter")  # generation 3, but no branch in the fixture
+        assert "loom/counter no longer exists, and no merge of it is known here" in (
+            screen_text(app)
+        )
+
+
 # ------------------------------------------------------------------------------------------------
 # The keys of the diff screen
 

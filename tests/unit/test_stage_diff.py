@@ -60,7 +60,11 @@ def test_a_stage_without_a_branch_says_so(root: Path) -> None:
     diff = stage_diff(str(root), "pending", "main")
     assert not diff.has_branch
     assert diff.commits == () and diff.committed == () and diff.working is None
-    assert diff_key(str(root), "pending", "main") == ("no-branch",)
+    assert diff_key(str(root), "pending", "main") == ("no-branch", None)
+    # a merge commit that is not one (or not there) is no help either
+    head = str(pygit2.Repository(str(root)).head.target)
+    for bogus in (head, "0123456789abcdef0123456789abcdef01234567", "not hex"):
+        assert not stage_diff(str(root), "pending", "main", merge_commit=bogus).has_branch
 
 
 def test_commits_ahead_are_listed_newest_first_and_the_base_s_own_are_not(root: Path) -> None:
@@ -164,6 +168,22 @@ def test_a_merged_stage_shows_what_its_merge_brought_in(root: Path) -> None:
     assert diff.merged_in == (result.commit or "")[:7]
     assert [c.subject for c in diff.commits] == ["feature"]
     assert [f.path for f in diff.committed] == ["feature.py"]
+
+
+def test_a_merged_stage_whose_branch_was_removed_is_found_through_its_merge(
+    root: Path,
+) -> None:
+    wt = _stage(root)
+    _commit(wt, "feature", {"feature.py": "on = True\n"})
+    _commit(wt, "more", {"feature.py": "on = False\n", "other.py": "x = 1\n"})
+    result = git.merge_stage(str(root), "s", "main")
+    git.remove_worktree(str(root), "s", delete_branch=True)  # as loom does after a merge
+    _base_commit(root, {"later.py": "later = 1\n"})  # the base moves on afterwards
+    diff = stage_diff(str(root), "s", "main", merge_commit=result.commit)
+    assert diff.has_branch and diff.merged_in == (result.commit or "")[:7]
+    assert [c.subject for c in diff.commits] == ["more", "feature"]
+    assert [f.path for f in diff.committed] == ["feature.py", "other.py"]
+    assert diff.working is None
 
 
 def test_the_key_changes_with_the_work_and_only_then(root: Path) -> None:

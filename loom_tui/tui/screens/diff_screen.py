@@ -106,28 +106,30 @@ class DiffScreen(Screen[None]):
         self.set_class(event.size.height < SHORT_BELOW, "-short")
 
     # computing the diff -----------------------------------------------------------------------
-    def _where(self) -> tuple[str, str, str | None]:
-        """The project's root, the base branch, and the stage's worktree."""
+    def _where(self) -> tuple[str, str, str | None, str | None]:
+        """The project's root, the base branch, the stage's worktree and its merge commit."""
         snapshot = self.loom.snapshot
         base = snapshot.base_branch if snapshot else self.loom.config.base_branch
         stage = snapshot.stage(self.stage_id) if snapshot else None
-        return self.loom.store.root, base, stage.worktree if stage else None
+        if stage is None:
+            return self.loom.store.root, base, None, None
+        return self.loom.store.root, base, stage.worktree, stage.merge_commit
 
     def refresh_diff(self) -> None:
         """Compute the diff again in a worker, unless one is at it already."""
         if self._busy:
             return
         self._busy = True
-        root, base, worktree = self._where()
-        self._compute(root, base, worktree, self.diff.key if self.diff else None)
+        self._compute(*self._where(), self.diff.key if self.diff else None)
 
     @work(thread=True, exit_on_error=False, group="diff")
     def _compute(
-        self, root: str, base: str, worktree: str | None, last_key: object
+        self, root: str, base: str, worktree: str | None, merged: str | None, last_key: object
     ) -> StageDiff | None:
-        if last_key is not None and diff_key(root, self.stage_id, base, worktree) == last_key:
+        stage = self.stage_id
+        if last_key == diff_key(root, stage, base, worktree, merge_commit=merged):
             return None  # nothing changed: keep what is shown
-        return stage_diff(root, self.stage_id, base, worktree)
+        return stage_diff(root, stage, base, worktree, merge_commit=merged)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -168,7 +170,7 @@ class DiffScreen(Screen[None]):
         if diff is None:
             return f"{head} · reading the stage's changes…"
         if not diff.has_branch:
-            return f"{head} · no branch yet: {diff.branch} is made when the stage starts"
+            return f"{head} · {self._no_branch()}"
         added, removed = diff.totals
         commits = len(diff.commits) + diff.commits_omitted
         files = len(diff.committed)
@@ -275,13 +277,26 @@ class DiffScreen(Screen[None]):
             return f"cannot compute the diff: {self.error}"
         if diff is None:
             return "reading the stage's changes…"
-        if not diff.has_branch:
+        if not diff.has_branch and not self._started():
             return (
                 f"Stage {self.stage_id} has no branch yet.\n"
                 f"It is made from {diff.base_branch} when the stage starts;\n"
                 "its changes show here as its agent works."
             )
+        if not diff.has_branch:
+            return f"Stage {self.stage_id}: {self._no_branch()}."
         return f"No changes against {diff.base_branch} yet."
+
+    def _started(self) -> bool:
+        snapshot = self.loom.snapshot
+        stage = snapshot.stage(self.stage_id) if snapshot else None
+        return stage is not None and (stage.generation > 0 or stage.merged)
+
+    def _no_branch(self) -> str:
+        branch = f"loom/{self.stage_id}"
+        if self._started():
+            return f"{branch} no longer exists, and no merge of it is known here"
+        return f"no branch yet: {branch} is made when the stage starts"
 
     def _theme_changed(self) -> None:
         self._rendered = None
