@@ -140,7 +140,9 @@ def _highlight(lines: list[str], lexer: Any, dark: bool) -> list[Text]:
     return result
 
 
+@lru_cache(maxsize=1024)
 def _foreground(style: str | Style) -> Style:
+    """``style`` without its background (a theme has a few dozen token styles: kept here)."""
     if isinstance(style, str):
         style = Style.parse(style)
     return Style(color=style.color, bold=style.bold, italic=style.italic, underline=style.underline)
