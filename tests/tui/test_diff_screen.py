@@ -344,6 +344,25 @@ async def test_space_and_pgdn_scroll_the_diff(
         assert view.scroll_y == 0
 
 
+async def test_left_and_right_scroll_a_wide_diff_sideways(
+    make_app: AppFactory, diff_project: Any
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_diff(app, pilot)
+        await pilot.press("j", "j", "j", "j")  # wordcount/tokenize.py: a long docstring line
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        view = screen.query_one(DiffView)
+        assert view.max_scroll_x > 0
+        await pilot.press("right")
+        await pilot.pause()
+        assert view.scroll_x == min(8, view.max_scroll_x) > 0
+        await pilot.press("left", "left")
+        await pilot.pause()
+        assert view.scroll_x == 0
+
+
 async def test_w_hides_and_shows_the_uncommitted_changes(
     make_app: AppFactory, diff_project: Any
 ) -> None:
