@@ -282,6 +282,19 @@ async def test_a_started_stage_without_a_branch_says_it_is_gone(
         )
 
 
+async def test_files_past_the_limit_are_counted_in_the_list(
+    make_app: AppFactory, diff_project: TuiProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loom_tui.core import stage_diff as module
+
+    monkeypatch.setattr(module, "MAX_FILES", 2)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_diff(app, pilot)
+        assert len(screen._entries) == 4  # 2 committed, 2 uncommitted
+        assert "… 3 more file(s) not listed" in screen_text(app)
+
+
 # ------------------------------------------------------------------------------------------------
 # The keys of the diff screen
 

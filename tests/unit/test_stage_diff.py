@@ -159,6 +159,26 @@ def test_a_long_file_diff_is_cut_and_what_is_left_out_is_counted(root: Path) -> 
     assert big.omitted == 3001 - 100  # one hunk header and 3000 lines in all
 
 
+def test_past_the_limits_files_and_commits_are_counted_not_kept(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loom_tui.core import stage_diff as module
+
+    monkeypatch.setattr(module, "MAX_FILES", 2)
+    monkeypatch.setattr(module, "MAX_COMMITS", 1)
+    wt = _stage(root)
+    _commit(wt, "one", {"a.py": "a\n", "b.py": "b\n"})
+    _commit(wt, "two", {"c.py": "c\n"})
+    (wt / "d.py").write_text("d\n")
+    (wt / "e.py").write_text("e\n")
+    (wt / "f.py").write_text("f\n")
+    diff = stage_diff(str(root), "s", "main")
+    assert [c.subject for c in diff.commits] == ["two"] and diff.commits_omitted == 1
+    assert [f.path for f in diff.committed] == ["a.py", "b.py"]
+    assert diff.working is not None and [f.path for f in diff.working] == ["d.py", "e.py"]
+    assert diff.files_omitted == 2  # c.py and f.py
+
+
 def test_a_merged_stage_shows_what_its_merge_brought_in(root: Path) -> None:
     wt = _stage(root)
     _commit(wt, "feature", {"feature.py": "on = True\n"})

@@ -27,7 +27,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from loom_tui.core.stage_diff import FileChange, StageDiff, diff_key, stage_diff
+from loom_tui.core.stage_diff import MAX_FILES, FileChange, StageDiff, diff_key, stage_diff
 from loom_tui.core.textsafe import one_line
 from loom_tui.tui.diff_render import DiffStyles, age, counts, render_file
 from loom_tui.tui.widgets.diff_view import DiffView
@@ -237,6 +237,9 @@ class DiffScreen(Screen[None]):
                 for change in files:
                     entries.append((section, change))
                     options.append(Option(_file_row(change, styles), id=f"{len(entries) - 1}"))
+            if diff.files_omitted:
+                more = f"… {diff.files_omitted} more file(s) not listed (at most {MAX_FILES} each)"
+                options.append(Option(Text(more, style="dim italic"), disabled=True))
         files_list = self.query_one("#diff-files", OptionList)
         files_list.set_options(options)
         self._entries = entries
