@@ -504,6 +504,25 @@ async def test_a_failure_is_shown_on_the_screen(
         assert isinstance(app.screen, DiffScreen)  # the app goes on
 
 
+async def test_a_theme_change_redraws_the_diff_in_the_new_theme(
+    make_app: AppFactory, diff_project: Any
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_diff(app, pilot)
+        view = screen.query_one(DiffView)
+        added = next(line for line in view.lines if line.plain.startswith("+"))
+        dark_background = added.style
+        app.theme = "loom-light"
+
+        def first_added() -> object:
+            return next(line for line in view.lines if line.plain.startswith("+")).style
+
+        await wait_for(pilot, lambda: first_added() != dark_background, "the light theme")
+        assert not view.diff_styles().dark
+        assert first_added() == view.diff_styles().added
+
+
 # ------------------------------------------------------------------------------------------------
 # Snapshots
 

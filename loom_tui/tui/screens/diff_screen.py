@@ -302,9 +302,13 @@ class DiffScreen(Screen[None]):
         return f"no branch yet: {branch} is made when the stage starts"
 
     def _theme_changed(self) -> None:
+        # the new theme's CSS applies on the next refresh: read its colours after that
+        self.call_after_refresh(self._redraw_in_theme)
+
+    def _redraw_in_theme(self) -> None:
         self._rendered = None
-        if self._entries:
-            self._select(keep_scroll=True)
+        if self.diff is not None:
+            self._fill_files()  # the files' colours, then the selected file's lines
 
     # keys -------------------------------------------------------------------------------------
     def action_file(self, delta: int) -> None:
