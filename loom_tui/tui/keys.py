@@ -63,6 +63,13 @@ KEYS = (
     ),
     Key("m", "merge", "merge", "merge a completed stage into the base branch now"),
     Key("enter", "details", "details", "the selected stage in full"),
+    Key(
+        "d",
+        "diff",
+        "diff",
+        "the selected stage's commits, files and diff against its base",
+        show=False,
+    ),
     Key("v", "view_handoff", "handoff", "view the selected stage's newest handoff", show=False),
     Key("slash", "filter", "filter", "show only stages whose id, name or status matches"),
     Key("question_mark", "help", "help", "this help"),

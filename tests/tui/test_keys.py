@@ -860,6 +860,7 @@ async def test_the_dag_opens_at_its_top_left_corner(make_app: AppFactory) -> Non
 async def test_every_key_has_a_test() -> None:
     """A new key in keys.py must get a test here (this list is the reminder)."""
     tested = {"h", "r", "t", "s", "x", "a", "n", "m", "enter", "v", "slash", "question_mark", "q"}
+    tested |= {"d"}  # in test_diff_screen.py
     tested |= {"X", "T", "S", "A", "R", "K"}
     assert {key.key for key in KEYS} == tested
 

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from loom_tui.tui.keys import KEYS
+from loom_tui.tui.screens.diff_screen import DIFF_KEYS
 
 
 class HelpScreen(ModalScreen[None]):
@@ -39,6 +40,8 @@ class HelpScreen(ModalScreen[None]):
             ("c", "sessions table: sort by context use"),
             ("ctrl+p", "command palette: every action, and the theme"),
         ):
+            table.add_row(keys, what)
+        for keys, what in DIFF_KEYS:
             table.add_row(keys, what)
         with VerticalScroll():
             yield Static(Text("loom — keys", style="bold"))

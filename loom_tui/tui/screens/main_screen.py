@@ -307,6 +307,11 @@ class MainScreen(Screen[None]):
     def action_view_handoff(self) -> None:
         self.loom.view_handoff(self.selected)
 
+    def action_diff(self) -> None:
+        from loom_tui.tui.screens.diff_screen import open_diff
+
+        open_diff(self.loom, self.selected)
+
     def action_next_attention(self) -> None:
         self.loom.next_attention()
 

@@ -25,6 +25,7 @@ class StageScreen(Screen[None]):
         Binding("escape,q", "app.pop_screen", "Back"),
         Binding("v", "view_handoff", "Handoff"),
         Binding("a", "attach", "Attach"),
+        Binding("d", "diff", "Diff"),
     ]
 
     def __init__(self, stage_id: str) -> None:
@@ -57,3 +58,8 @@ class StageScreen(Screen[None]):
 
     def action_attach(self) -> None:
         self.loom.attach(self.stage_id)
+
+    def action_diff(self) -> None:
+        from loom_tui.tui.screens.diff_screen import open_diff
+
+        open_diff(self.loom, self.stage_id)
