@@ -58,7 +58,15 @@ def complete_stage_ids(
     default=None,
     help="Without a command: as `loom run -p`.",
 )
+@click.option(
+    "--stage",
+    "only_stage",
+    metavar="ID",
+    default=None,
+    help="Without a command: as `loom run --stage`.",
+)
 @click.option("--headless", is_flag=True, help="Without a command: as `loom run --headless`.")
+@click.option("--detach", is_flag=True, help="Without a command: as `loom run --detach`.")
 @click.version_option(__version__, "-V", "--version", prog_name="loom")
 @click.pass_context
 def cli(
@@ -67,20 +75,30 @@ def cli(
     theme: str | None,
     agent: str | None,
     max_parallel: int | None,
+    only_stage: str | None,
     headless: bool,
+    detach: bool,
 ) -> None:
     """loom: run a plan of dependent stages with Claude Code agents, each in its own git
     worktree and tmux pane, with context measured and handoffs enforced.
 
-    Without a command, opens the TUI on the project: `loom [--agent sim] [-p N] [--headless]` is
-    the same as `loom run` with those options."""
+    Without a command, opens the TUI on the project, in loom's control window: `loom [--agent
+    sim] [-p N] [--stage ID] [--headless] [--detach]` is the same as `loom run` with those
+    options."""
     ctx.ensure_object(dict)
     ctx.obj["work_dir"] = work_dir
     ctx.obj["theme"] = theme
     if ctx.invoked_subcommand is None:
-        ctx.invoke(cli.commands["run"], agent=agent, max_parallel=max_parallel, headless=headless)
-    elif agent is not None or max_parallel is not None or headless:
+        ctx.invoke(
+            cli.commands["run"],
+            agent=agent,
+            max_parallel=max_parallel,
+            only_stage=only_stage,
+            headless=headless,
+            detach=detach,
+        )
+    elif any(v is not None for v in (agent, max_parallel, only_stage)) or headless or detach:
         raise click.UsageError(
-            "--agent, -p and --headless before a command are `loom run`'s: "
+            "--agent, -p, --stage, --headless and --detach before a command are `loom run`'s: "
             "give them after `run` (for example `loom run --agent sim`)"
         )

@@ -37,16 +37,20 @@ from loom_tui.tui import attach as attach_module
 from loom_tui.tui.keys import KEYS
 from loom_tui.tui.snapshot import Snapshot, read_snapshot
 from loom_tui.tui.themes import DEFAULT_THEME, load_themes, save_theme, saved_theme
+from loom_tui.tui.viewer import ViewerMixin, event_prose
 
 EventListener = Callable[[dict[str, object]], None]
 REFRESH_EVERY = 0.5
 PANE_EVERY = 2.0
 
 
-class LoomApp(App[int]):
+class LoomApp(ViewerMixin, App[int]):
     TITLE = "loom"
     CSS_PATH = "app.tcss"
-    BINDINGS = [Binding("ctrl+c", "quit_loom", "quit", show=False, priority=True)]
+    BINDINGS = [
+        Binding("ctrl+c", "quit_loom", "quit", show=False, priority=True),
+        *ViewerMixin.VIEWER_BINDINGS,
+    ]
     ENABLE_COMMAND_PALETTE = True
 
     # `var`, not `reactive`: a reactive on the App repaints the whole screen each time it is set;
@@ -130,6 +134,8 @@ class LoomApp(App[int]):
         self._load_recent_events()
         if self.run_scheduler:
             self._start_scheduler()
+        elif self.live_view:
+            self._become_viewer()
         else:
             self.scheduler_state = "paused"
         self.refresh_snapshot_now()
@@ -156,7 +162,7 @@ class LoomApp(App[int]):
 
     def _load_recent_events(self) -> None:
         for event in self.store.read_events(limit=60):
-            self.recent_events.append(event)
+            self.recent_events.append(event_prose(event))
         try:
             self._events_offset = os.path.getsize(self.store.events_path)
         except OSError:
@@ -167,14 +173,10 @@ class LoomApp(App[int]):
         try:
             scheduler = Scheduler(self.store, self.options)
             scheduler.acquire()
-        except LockBusy as exc:
-            self.read_only = True
+        except LockBusy:
             from loom_tui.core.control import scheduler_pid
 
-            pid = scheduler_pid(self.store)
-            self.scheduler_detail = f"scheduler runs in pid {pid}" if pid else exc.message
-            self.scheduler_state = "read-only"
-            self._watch_files()
+            self._become_viewer(scheduler_pid(self.store))
             return
         except LoomError as exc:
             self.scheduler_state = "failed"
@@ -253,27 +255,6 @@ class LoomApp(App[int]):
         async for _changes in awatch(self.store.work_dir, debounce=100, step=20, recursive=True):
             self._dirty = True
             await asyncio.to_thread(self._tail_events)
-
-    def _tail_events(self) -> None:
-        try:
-            with open(self.store.events_path, "rb") as fh:
-                fh.seek(self._events_offset)
-                data = fh.read()
-        except OSError:
-            return
-        end = data.rfind(b"\n")
-        if end < 0:
-            return
-        self._events_offset += end + 1
-        import json
-
-        for raw in data[: end + 1].splitlines():
-            try:
-                event = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(event, dict):
-                self.call_from_thread(self._deliver, event)
 
     # the snapshot -----------------------------------------------------------------------------
     def refresh_snapshot_now(self) -> None:
