@@ -71,7 +71,16 @@ def render_plain(data: dict[str, object]) -> str:
     lines = [_summary(data)]
     for row in rows:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    notice = _no_scheduler(data)
+    if notice:
+        lines.append(notice)
     return "\n".join(lines)
+
+
+def _no_scheduler(data: dict[str, object]) -> str:
+    scheduler = data.get("scheduler")
+    notice = scheduler.get("notice") if isinstance(scheduler, dict) else None
+    return f"! {one_line(notice)}" if notice else ""
 
 
 def render_rich(data: dict[str, object]) -> None:
@@ -87,4 +96,8 @@ def render_rich(data: dict[str, object]) -> None:
     for s, row in zip(stages, _rows(data), strict=True):
         style = "yellow" if s.get("attention") == "stalled" else STYLES[Status(s["status"])]
         table.add_row(Text(row[0]), Text(row[1], style=style), *(Text(cell) for cell in row[2:]))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    notice = _no_scheduler(data)
+    if notice:
+        console.print(Text(notice, style="bold red"))

@@ -51,7 +51,16 @@ def status_dict(store: Store) -> dict[str, object]:
     plan["work_dir"] = store.work_dir
     plan["tokens"] = sum(t[0] for t in totals.values())
     plan["cost_usd"] = round(sum(t[1] for t in totals.values()), 4)
+    from loom_tui.core.scheduler_lock import no_scheduler_notice, scheduler_pid
+
+    pid = scheduler_pid(store)
+    auto_merge = plan.get("auto_merge", True) is not False
     return {
+        # who runs the scheduler (pid None: nobody), and a plain line when stages wait for one
+        "scheduler": {
+            "pid": pid,
+            "notice": no_scheduler_notice(list(stages), auto_merge=auto_merge, pid=pid),
+        },
         "plan": plan,
         "stages": [
             {

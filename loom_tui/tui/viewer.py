@@ -99,14 +99,14 @@ class ViewerMixin:
     async def _check_scheduler(self) -> None:
         if not self.read_only:
             return
-        from loom_tui.core.control import scheduler_alive
+        from loom_tui.core.scheduler_lock import scheduler_alive
 
         pid = await asyncio.to_thread(scheduler_alive, self.store)
         if self.read_only:
             self._show_liveness(pid)
 
     def _waiting_count(self) -> int:
-        from loom_tui.core.control import waiting_for_scheduler
+        from loom_tui.core.scheduler_lock import waiting_for_scheduler
 
         snapshot = getattr(self, "snapshot", None)
         if snapshot is None:
