@@ -81,6 +81,8 @@ def _attach(store: Store) -> int:
     from loom_tui.core import control_window
 
     code = control_window.attach(store)
+    if control_window.inside_loom_server(store.config().tmux_socket):
+        return code  # switched to the control window: this shell goes on in its own window
     if control_window.is_running(store):
         say("detached: the run goes on in loom's control window; `loom` attaches again")
         return 0

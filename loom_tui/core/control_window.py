@@ -189,11 +189,22 @@ def take_environment(store: Store) -> None:
                 os.environ[key] = value
 
 
+def inside_loom_server(socket: str) -> bool:
+    """Whether this process runs in a window of loom's own server (``TMUX`` names its socket)."""
+    inside = os.environ.get("TMUX", "").split(",", 1)[0]
+    return bool(inside) and os.path.basename(inside) == socket
+
+
 def attach(store: Store) -> int:
     """Attach this terminal to the control window; returns tmux's exit status when the client
     ends (a detach, the terminal closing, or the control window going away)."""
     env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
     socket = store.config().tmux_socket
+    if inside_loom_server(socket):
+        # typed in a window of loom's own server (a stage's): a client inside itself would show
+        # itself; switch this client to the control window instead
+        argv = ["tmux", "-L", socket, "switch-client", "-t", CONTROL_TARGET]
+        return subprocess.run(argv, check=False).returncode
     argv = ["tmux", "-L", socket, "-f", "/dev/null", "attach-session", "-t", CONTROL_TARGET]
     return subprocess.run(argv, env=env, check=False).returncode
 

@@ -151,3 +151,36 @@ async def test_status_live_is_read_only_and_tails_the_log_as_prose(
         assert "stage-status" not in text
         assert "executing → completed" in text
         assert "handoff handoffs/cli-1.md written by the agent (context)" in text
+
+
+async def test_take_over_outside_the_control_window_opens_one(
+    make_app: AppFactory, tui_project: TuiProject, holder: LockHolder, project_tmux: object
+) -> None:
+    """`loom status --live` in a person's terminal: ``o`` does not tie the run to this terminal
+    again; it opens loom's control window (a real `loom` in a real tmux session), and this view
+    goes on, naming the new scheduler."""
+    from loom_tui.core import control_window
+    from loom_tui.core.control import stop_scheduler
+
+    store = tui_project.fresh()
+    app = make_app(run_scheduler=False)
+    app.live_view = True
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await started(app, pilot)
+            holder.crash()
+            await wait_for(pilot, lambda: app.scheduler_state == "no-scheduler", "the death")
+            await pilot.press("o")
+            await wait_for(
+                pilot, lambda: app.scheduler_state == "read-only", "the control window's scheduler"
+            )
+            assert control_window.is_running(store)
+            pid = scheduler_pid(store)
+            assert pid and pid != os.getpid()
+            assert app.scheduler_detail == f"scheduler runs in pid {pid}"
+            assert app.scheduler is None  # still a view
+            notice = "the run goes on in loom's control window: `loom` attaches to it"
+            await wait_for(pilot, lambda: notice in notices(app), "the notice")
+    finally:
+        stop_scheduler(store, kill_sessions=False)
+    assert not control_window.is_running(store)
