@@ -187,6 +187,7 @@ class LoomApp(ViewerMixin, App[int]):
         scheduler.subscribe(self._on_scheduler_event)
         self.scheduler_state = "running"
         self.run_worker(scheduler.run(), name="scheduler", group="scheduler", exit_on_error=False)
+        self._follow_other_writers()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.name != "scheduler":

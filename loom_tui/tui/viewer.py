@@ -203,7 +203,25 @@ class ViewerMixin:
         await self._check_scheduler()
 
     # the event log ------------------------------------------------------------------------------
-    def _tail_events(self) -> None:
+    @work(exclusive=True, group="others", exit_on_error=False)
+    async def _follow_other_writers(self) -> None:
+        """With the scheduler in this process: its own events arrive from it directly; the lines
+        that the CLI, agents' hooks and this app's own actions append to events.jsonl are read
+        from the file as they come (inotify on ``.work/`` itself, not recursive: cheap)."""
+        import os
+
+        from watchfiles import awatch
+
+        try:
+            self._events_offset = os.path.getsize(self.store.events_path)
+        except OSError:
+            self._events_offset = 0
+        events = os.path.abspath(self.store.events_path)
+        async for changes in awatch(self.store.work_dir, debounce=50, step=20, recursive=False):
+            if any(os.path.abspath(path) == events for _change, path in changes):
+                await asyncio.to_thread(self._tail_events, others_only=True)
+
+    def _tail_events(self, *, others_only: bool = False) -> None:
         """New lines of events.jsonl since the last read (in a thread), each delivered as prose;
         a rotated log (smaller than where we were) is read from its start."""
         import os
@@ -224,5 +242,7 @@ class ViewerMixin:
         for raw in data[: end + 1].splitlines():
             with contextlib.suppress(ValueError):
                 event = json.loads(raw)
-                if isinstance(event, dict):
+                if isinstance(event, dict) and not (
+                    others_only and event.get("source", "scheduler") == "scheduler"
+                ):
                     app.call_from_thread(app._deliver, event_prose(event))

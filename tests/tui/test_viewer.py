@@ -184,3 +184,32 @@ async def test_take_over_outside_the_control_window_opens_one(
     finally:
         stop_scheduler(store, kill_sessions=False)
     assert not control_window.is_running(store)
+
+
+async def test_the_schedulers_own_tui_shows_what_the_cli_wrote(
+    make_app: AppFactory, tui_project: TuiProject, project_tmux: object, loom: object
+) -> None:
+    """The scheduler's events reach its TUI directly; a change made with the CLI (or by an agent)
+    is read from events.jsonl and shown too, once."""
+    app = make_app(run_scheduler=True)
+    async with app.run_test(size=SIZE) as pilot:
+        # (not `started`: it waits for every worker, and the scheduler's runs until the app quits)
+        await wait_for(pilot, lambda: app.snapshot is not None, "the first snapshot")
+        assert app.scheduler is not None
+        done = loom("stage", "hold", "release", cwd=tui_project.root)  # type: ignore[operator]
+        assert done.returncode == 0, done.stderr
+        held = [
+            e
+            for e in tui_project.fresh().read_events()
+            if e.get("kind") == "stage-held" and e.get("source") == "cli"
+        ]
+        assert len(held) == 1
+        message = str(held[0]["message"])
+        log = app.screen.query_one(EventLog)
+
+        def shown() -> list[str]:
+            return [strip.text for strip in log.lines if message in strip.text]
+
+        await wait_for(pilot, lambda: bool(shown()), "the CLI's event in the log")
+        assert len(shown()) == 1
+        app._quit()
