@@ -122,7 +122,11 @@ def test_attach_switches_to_the_stage_and_f12_comes_back(
     store = Store(str(slow_project / ".work"))
     term = open_terminal(slow_project, f"{LOOM} run --agent sim")
     try:
-        term.wait_for(lambda text: "● scaffold" in text, "scaffold executing")
+        # the session is live in the TUI's snapshot (its pane known): `a` has a pane to go to
+        term.wait_for(
+            lambda text: "● scaffold" in text and "session  1/1 · working" in text,
+            "scaffold's session working",
+        )
         term.keys("a")
         screen = term.wait_for(
             lambda text: "loom · PLAN" not in text and "F12" in text, "the stage's window"
