@@ -150,12 +150,19 @@ def run(bench: Any) -> dict[str, object]:
     store = Store(str(busy / ".work"))
     log(f"P4: CPU of the TUI with {SESSIONS} live sessions over {CPU_SECONDS:.0f} s")
     try:
-        pid = pane.start(f"{bench.loom} run --agent sim", busy)
+        pane.start(f"{bench.loom} run --agent sim", busy)
         deadline = time.monotonic() + 120
         while sum(1 for s in store.sessions() if s.status == "running") < SESSIONS:
             if time.monotonic() > deadline:
                 raise BenchError("the 20 sessions did not all start")
             time.sleep(0.2)
+        # the TUI and its scheduler run in loom's control window, not in the pane (which holds
+        # only the attached tmux client): measure the process that holds the scheduler's lock
+        from loom_tui.core.control import scheduler_pid
+
+        pid = scheduler_pid(store) or 0
+        if pid <= 0:
+            raise BenchError("no scheduler holds the project")
         time.sleep(3)  # let the start-up settle
         cpu0, wall0 = _cpu_seconds(pid), time.monotonic()
         time.sleep(CPU_SECONDS)

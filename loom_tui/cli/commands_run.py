@@ -42,9 +42,21 @@ def init(plan: str, clean: bool) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+@click.option(
+    "--live",
+    is_flag=True,
+    help="The live dashboard: the TUI, read-only, in this terminal (it offers to take over "
+    "when no scheduler runs).",
+)
 @click.pass_context
-def status(ctx: click.Context, as_json: bool) -> None:
+def status(ctx: click.Context, as_json: bool, live: bool) -> None:
     """Show every stage's status."""
+    if live:
+        from loom_tui.cli.control_run import live_view
+        from loom_tui.core.store import Store
+
+        store = Store.find(ctx.find_root().obj["work_dir"])
+        ctx.exit(live_view(store, ctx.find_root().obj.get("theme")))
     from loom_tui.cli.status_view import render
     from loom_tui.core.project import find_work_dir
     from loom_tui.core.status_cache import cached_status
@@ -58,6 +70,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
     is_flag=True,
     help="Run in the foreground without the TUI, one line "
     "per event; exit 0 when every stage is completed or skipped, 1 when stuck.",
+)
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="Start the run in loom's control window without attaching this terminal "
+    "(`loom` attaches later, `loom stop` ends it).",
 )
 @click.option(
     "--agent",
@@ -87,41 +105,58 @@ def status(ctx: click.Context, as_json: bool) -> None:
     help="Leave ~/.claude.json alone: do not mark the project trusted for Claude Code "
     "(you accept its trust dialog in each stage's pane yourself).",
 )
+@click.option("--in-control-window", "in_control_window", is_flag=True, hidden=True)
 @click.pass_context
 def run_command(
     ctx: click.Context,
     headless: bool,
+    detach: bool,
     agent: str | None,
     max_parallel: int | None,
     only_stage: str | None,
     no_trust: bool = False,
+    in_control_window: bool = False,
 ) -> None:
-    """Run the plan: start every ready stage in its own worktree and tmux pane."""
+    """Run the plan: start every ready stage in its own worktree and tmux pane.
+
+    The TUI and its scheduler run in loom's control window (a session of the project's private
+    tmux server) and this terminal attaches to it: closing the terminal, or tmux's `prefix d`,
+    leaves the run going; `loom` attaches again and `loom stop` ends it."""
     from loom_tui.core.preflight import check_run
     from loom_tui.core.store import Store
 
     store = Store.find(ctx.find_root().obj["work_dir"])
+    theme = ctx.find_root().obj.get("theme")
+    if in_control_window:
+        from loom_tui.cli.control_run import serve
+
+        ctx.exit(serve(store, agent, max_parallel, only_stage, theme, no_trust=no_trust))
+    if headless and detach:
+        raise click.UsageError("--headless and --detach do not go together")
     if only_stage is not None:
         store.read_stage(only_stage)
     check_run(store, agent or store.config().agent)  # before the engine is even imported
 
-    from loom_tui.core.engine import SchedulerOptions
-
-    options = SchedulerOptions(
-        agent=agent,
-        max_parallel=max_parallel,
-        only_stage=only_stage,
-        trust=False if no_trust else None,
-    )
     if headless:
         import asyncio
 
+        from loom_tui.core.engine import SchedulerOptions
         from loom_tui.core.headless import run_headless
 
+        options = SchedulerOptions(
+            agent=agent,
+            max_parallel=max_parallel,
+            only_stage=only_stage,
+            trust=False if no_trust else None,
+        )
         ctx.exit(asyncio.run(run_headless(store, options)))
-    from loom_tui.tui import run_tui
+    from loom_tui.cli.control_run import open_control_window
 
-    ctx.exit(run_tui(store, options, theme=ctx.find_root().obj.get("theme")))
+    ctx.exit(
+        open_control_window(
+            store, agent, max_parallel, only_stage, theme, detach=detach, no_trust=no_trust
+        )
+    )
 
 
 @cli.command(context_settings=CONTEXT)

@@ -58,8 +58,16 @@ def complete_stage_ids(
     default=None,
     help="Without a command: as `loom run -p`.",
 )
+@click.option(
+    "--stage",
+    "only_stage",
+    metavar="ID",
+    default=None,
+    help="Without a command: as `loom run --stage`.",
+)
 @click.option("--headless", is_flag=True, help="Without a command: as `loom run --headless`.")
 @click.option("--no-trust", is_flag=True, help="Without a command: as `loom run --no-trust`.")
+@click.option("--detach", is_flag=True, help="Without a command: as `loom run --detach`.")
 @click.version_option(__version__, "-V", "--version", prog_name="loom")
 @click.pass_context
 def cli(
@@ -68,14 +76,17 @@ def cli(
     theme: str | None,
     agent: str | None,
     max_parallel: int | None,
+    only_stage: str | None,
     headless: bool,
     no_trust: bool,
+    detach: bool,
 ) -> None:
     """loom: run a plan of dependent stages with Claude Code agents, each in its own git
     worktree and tmux pane, with context measured and handoffs enforced.
 
-    Without a command, opens the TUI on the project: `loom [--agent sim] [-p N] [--headless]` is
-    the same as `loom run` with those options."""
+    Without a command, opens the TUI on the project, in loom's control window: `loom [--agent
+    sim] [-p N] [--stage ID] [--headless] [--detach]` is the same as `loom run` with those
+    options."""
     ctx.ensure_object(dict)
     ctx.obj["work_dir"] = work_dir
     ctx.obj["theme"] = theme
@@ -84,11 +95,19 @@ def cli(
             cli.commands["run"],
             agent=agent,
             max_parallel=max_parallel,
+            only_stage=only_stage,
             headless=headless,
+            detach=detach,
             no_trust=no_trust,
         )
-    elif agent is not None or max_parallel is not None or headless or no_trust:
+    elif (
+        any(v is not None for v in (agent, max_parallel, only_stage))
+        or headless
+        or detach
+        or no_trust
+    ):
         raise click.UsageError(
-            "--agent, -p, --headless and --no-trust before a command are `loom run`'s: "
+            "--agent, -p, --stage, --headless, --detach and --no-trust before a command are "
+            "`loom run`'s: "
             "give them after `run` (for example `loom run --agent sim`)"
         )

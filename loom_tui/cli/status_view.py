@@ -73,7 +73,17 @@ def render_plain(data: dict[str, object]) -> str:
     rows = [HEADERS, *_rows(data)]
     widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
     line = "  ".join(f"{{:<{w}}}" for w in widths)  # each cell padded to its column's width
-    return "\n".join([_summary(data), *(line.format(*row).rstrip() for row in rows)])
+    lines = [_summary(data), *(line.format(*row).rstrip() for row in rows)]
+    notice = _no_scheduler(data)
+    if notice:
+        lines.append(notice)
+    return "\n".join(lines)
+
+
+def _no_scheduler(data: dict[str, object]) -> str:
+    scheduler = data.get("scheduler")
+    notice = scheduler.get("notice") if isinstance(scheduler, dict) else None
+    return f"! {one_line(notice)}" if notice else ""
 
 
 def render_rich(data: dict[str, object]) -> None:
@@ -89,7 +99,11 @@ def render_rich(data: dict[str, object]) -> None:
     for s, row in zip(stages, _rows(data), strict=True):
         style = "yellow" if s.get("attention") == "stalled" else STYLES[s["status"]]
         table.add_row(Text(row[0]), Text(row[1], style=style), *(Text(cell) for cell in row[2:]))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    notice = _no_scheduler(data)
+    if notice:
+        console.print(Text(notice, style="bold red"))
 
 
 def render(data: dict[str, object], as_json: bool) -> None:

@@ -9,30 +9,19 @@ import time
 
 from loom_tui.core.errors import LoomError, NotFound
 from loom_tui.core.events import SessionEnded, StageStatusChanged
-from loom_tui.core.fsutil import FileLock
 from loom_tui.core.model import ACTIVE, SessionRecord, StageRecord, Status
+from loom_tui.core.scheduler_lock import scheduler_pid
 from loom_tui.core.store import Store
 
-
-def scheduler_pid(store: Store) -> int | None:
-    """The pid of the running scheduler, or None when none holds the lock.
-
-    A scheduler writes its pid right after taking the lock; one caught in between is waited
-    for briefly (and reported as pid 0 if it never says)."""
-    probe = FileLock(store.scheduler_lock_path, blocking=False)
-    if probe.acquire():
-        probe.release()
-        return None
-    for _ in range(50):
-        try:
-            with open(store.scheduler_lock_path, encoding="utf-8") as fh:
-                pid = int(fh.read().strip() or "0")
-        except (OSError, ValueError):
-            pid = 0
-        if pid:
-            return pid
-        time.sleep(0.01)
-    return 0
+#: ``scheduler_pid`` lives in `scheduler_lock` (cheap for `loom status`); many callers ask here.
+__all__ = [
+    "find_session",
+    "kill_session",
+    "killed_by_hand",
+    "scheduler_pid",
+    "session_rows",
+    "stop_scheduler",
+]
 
 
 def stop_scheduler(store: Store, *, kill_sessions: bool, timeout: float = 15.0) -> list[str]:
@@ -53,6 +42,7 @@ def stop_scheduler(store: Store, *, kill_sessions: bool, timeout: float = 15.0) 
                 raise LoomError(f"the scheduler (pid {pid}) did not stop within {timeout:.0f} s")
             time.sleep(0.05)
         lines.append(f"scheduler (pid {pid}) stopped")
+    lines += _close_control_window(store, grace=0.0 if pid is None else 5.0)
     if kill_sessions:
         lines.append(_kill_all(store))
     elif pid is not None:
@@ -60,6 +50,18 @@ def stop_scheduler(store: Store, *, kill_sessions: bool, timeout: float = 15.0) 
         if live:
             lines.append(f"{live} agent session(s) keep running; `loom run` adopts them again")
     return lines
+
+
+def _close_control_window(store: Store, grace: float) -> list[str]:
+    """The control window goes when its TUI exits; one left behind (a read-only view in it, or a
+    TUI that did not exit) is closed, and with it every terminal attached to it."""
+    from loom_tui.core import control_window
+
+    try:
+        closed = control_window.end(store, grace)
+    except LoomError:
+        return []
+    return ["loom's control window closed"] if closed else []
 
 
 def _kill_all(store: Store) -> str:

@@ -35,6 +35,25 @@ FAILURE_KINDS = {
 }
 
 
+def _scheduler(store: Store, stage: StageRecord) -> list[str]:
+    """Who runs the scheduler; said plainly when none does and this stage waits for one."""
+    from loom_tui.core.scheduler_lock import scheduler_pid, waiting_for_scheduler
+
+    pid = scheduler_pid(store)
+    if pid is not None:
+        return [f"  scheduler   runs (pid {pid})" if pid else "  scheduler   starting"]
+    try:
+        auto_merge = store.config().auto_merge
+    except Exception:
+        auto_merge = True
+    if waiting_for_scheduler([stage], auto_merge=auto_merge):
+        return [
+            "  scheduler   none is running, and this stage waits for one: `loom` starts it "
+            "(or `loom run --headless`)"
+        ]
+    return ["  scheduler   none is running"]
+
+
 def diagnose(store: Store, stage_id: str) -> list[str]:
     stage = store.stage_or_broken(stage_id)  # an unreadable record is explained, not an error
     sessions = [s for s in store.sessions() if s.stage_id == stage_id]
@@ -46,6 +65,7 @@ def diagnose(store: Store, stage_id: str) -> list[str]:
     ]
     if stage.blocked_reason:
         lines.append(f"  reason      {stage.blocked_reason}")
+    lines += _scheduler(store, stage)
     lines += _supervision(stage)
     if (stage.failure or {}).get("kind") == SERVER_LOST_KIND:
         lines.append(f"  tmux        {_server_died(stage, sessions)}")

@@ -138,7 +138,19 @@ def build_status(
     for _index, stage_id, s in stages:
         tokens, cost, count = totals.get(stage_id, (0, 0.0, 0))
         rows.append({**s, "sessions": count, "tokens": tokens, "cost_usd": round(cost, 4)})
-    return {"plan": plan, "stages": rows}
+    from loom_tui.core.scheduler_lock import lock_holder, no_scheduler_notice
+
+    pid = lock_holder(work_dir)
+    auto_merge = plan.get("auto_merge", True) is not False
+    return {
+        # who runs the scheduler (pid None: nobody), and a plain line when stages wait for one
+        "scheduler": {
+            "pid": pid,
+            "notice": no_scheduler_notice(rows, auto_merge=auto_merge, pid=pid),
+        },
+        "plan": plan,
+        "stages": rows,
+    }
 
 
 def read_head(store: Store) -> dict[str, object]:

@@ -14,8 +14,11 @@ if TYPE_CHECKING:
     from loom_tui.core.store import Store
 
 
-def run_tui(store: Store, options: SchedulerOptions, theme: str | None = None) -> int:
-    """Open the TUI on ``store`` with the scheduler inside it; returns the exit code."""
+def run_tui(
+    store: Store, options: SchedulerOptions, theme: str | None = None, *, read_only: bool = False
+) -> int:
+    """Open the TUI on ``store`` with the scheduler inside it (``read_only``: a live view that
+    never starts one unless asked to take over); returns the exit code."""
     from loom_tui.core.errors import UsageError
     from loom_tui.tui.app import LoomApp
     from loom_tui.tui.themes import load_themes
@@ -28,7 +31,8 @@ def run_tui(store: Store, options: SchedulerOptions, theme: str | None = None) -
         raise UsageError(
             "the TUI needs a terminal; use `loom run --headless` (or `loom status`) without one"
         )
-    app = LoomApp(store, options, theme=theme, handle_signals=True)
+    app = LoomApp(store, options, theme=theme, handle_signals=True, run_scheduler=not read_only)
+    app.live_view = read_only
     profile = os.environ.get("LOOM_PROFILE")
     if profile:  # for developers: `LOOM_PROFILE=out.prof loom` writes cProfile stats on exit
         import cProfile

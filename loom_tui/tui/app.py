@@ -46,6 +46,7 @@ from loom_tui.tui.keys import KEYS
 from loom_tui.tui.live_records import LiveRecords, RecordGone, RecordWritten
 from loom_tui.tui.snapshot import Snapshot, load_handoff_infos, read_snapshot
 from loom_tui.tui.themes import DEFAULT_THEME, load_themes, save_theme, saved_theme
+from loom_tui.tui.viewer import ViewerMixin, event_prose
 
 EventListener = Callable[[dict[str, object]], None]
 PANE_EVERY = 2.0
@@ -66,10 +67,13 @@ class SchedulerEvent(Message):
         self.data = data
 
 
-class LoomApp(App[int]):
+class LoomApp(ViewerMixin, App[int]):
     TITLE = "loom"
     CSS_PATH = "app.tcss"
-    BINDINGS = [Binding("ctrl+c", "quit_loom", "quit", show=False, priority=True)]
+    BINDINGS = [
+        Binding("ctrl+c", "quit_loom", "quit", show=False, priority=True),
+        *ViewerMixin.VIEWER_BINDINGS,
+    ]
     ENABLE_COMMAND_PALETTE = True
 
     # `var`, not `reactive`: a reactive on the App repaints the whole screen each time it is set;
@@ -162,6 +166,8 @@ class LoomApp(App[int]):
         self._load_recent_events()
         if self.run_scheduler:
             self._start_scheduler()
+        elif self.live_view:
+            self._become_viewer()
         else:
             self.scheduler_state = "paused"
         self._hook_writes()
@@ -190,20 +196,17 @@ class LoomApp(App[int]):
     def _load_recent_events(self) -> None:
         self._tail.skip_to_end()
         for event in self.store.read_events(limit=60):
-            self.recent_events.append(event)
+            self.recent_events.append(event_prose(event))
 
     # the scheduler ----------------------------------------------------------------------------
     def _start_scheduler(self) -> None:
         try:
             scheduler = Scheduler(self.store, self.options)
             scheduler.acquire()
-        except LockBusy as exc:
-            self.read_only = True
+        except LockBusy:
             from loom_tui.core.control import scheduler_pid
 
-            pid = scheduler_pid(self.store)
-            self.scheduler_detail = f"scheduler runs in pid {pid}" if pid else exc.message
-            self.scheduler_state = "read-only"
+            self._become_viewer(scheduler_pid(self.store))
             return
         except LoomError as exc:
             self.scheduler_state = "failed"
@@ -307,7 +310,7 @@ class LoomApp(App[int]):
 
     def on_events_read(self, message: EventsRead) -> None:
         for data in message.events:  # (this process's own are left out by the tail)
-            self._deliver(data)
+            self._deliver(event_prose(data))
 
     # the snapshot -----------------------------------------------------------------------------
     def refresh_snapshot_now(self) -> None:

@@ -3,7 +3,9 @@
 - Outside tmux: suspend the app and run `tmux -L <socket> attach` as an asyncio subprocess (a
   blocking `subprocess.run` would freeze the event loop, and the scheduler with it); the app comes
   back when the person detaches.
-- Inside loom's own tmux server: `switch-client` to the pane.
+- In loom's control window (`core/control_window.py`): `switch-client` to the stage's window, in
+  the same server; F12, named in the stage session's status line, switches back.
+- Inside loom's own tmux server otherwise: `switch-client` to the pane.
 - Inside another tmux: a `display-popup` that attaches to loom's server.
 - Where the terminal cannot be handed over (tests), the caller shows a read-only live view.
 """
@@ -22,6 +24,19 @@ if TYPE_CHECKING:
 Attacher = Callable[["App[object]", str, str], Awaitable[str]]
 
 
+#: Set by `enter_control_window`: loom's socket and the pane's TMUX / TMUX_PANE, saved before the
+#: tmux module removes them from the environment (tmux needs them to know which client to switch).
+_control: dict[str, tuple[str, dict[str, str]]] = {}
+
+
+def enter_control_window(socket: str, tmux_env: dict[str, str]) -> None:
+    _control["here"] = (socket, dict(tmux_env))
+
+
+def in_control_window() -> bool:
+    return "here" in _control
+
+
 def _env_without_tmux() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
 
@@ -32,13 +47,24 @@ def inside_tmux_socket() -> str | None:
     return value.split(",", 1)[0] if value else None
 
 
-async def _run(*argv: str, env: dict[str, str] | None = None) -> int:
-    proc = await asyncio.create_subprocess_exec(*argv, env=env)
+async def _run(*argv: str, env: dict[str, str] | None = None, quiet: bool = False) -> int:
+    """``quiet``: for commands that must not write over the TUI's screen."""
+    out = asyncio.subprocess.DEVNULL if quiet else None
+    proc = await asyncio.create_subprocess_exec(*argv, env=env, stdout=out, stderr=out)
     return await proc.wait()
 
 
 async def attach(app: App[object], socket: str, target: str) -> str:
     """Hand the terminal to the pane ``target`` of loom's server ``socket``; returns a note."""
+    control = _control.get("here")
+    if control is not None and control[0] == socket:
+        from loom_tui.core.control_window import BACK_KEY
+
+        env = {**_env_without_tmux(), **control[1]}
+        code = await _run("tmux", "-L", socket, "switch-client", "-t", target, env=env, quiet=True)
+        if code != 0:
+            return f"tmux switch-client exited {code}"
+        return f"switched to its window ({BACK_KEY} comes back)"
     current = inside_tmux_socket()
     if current is not None and os.path.basename(current) == socket:
         await _run("tmux", "-L", socket, "switch-client", "-t", target)

@@ -390,7 +390,9 @@ def test_status_is_plain_text_when_not_a_terminal(project: Path, cli: RunLoom) -
     assert "base main" in lines[0]
     body = lines[1:]
     assert body[0].split()[:2] == ["stage", "status"]
-    rows = {line.split()[0]: line for line in body[1:]}
+    # the last line says that no scheduler runs while scaffold waits for one
+    assert body[-1].startswith("! no scheduler is running")
+    rows = {line.split()[0]: line for line in body[1:-1]}
     assert list(rows) == SAMPLE_IDS
     assert "queued" in rows["scaffold"]
     for stage_id in SAMPLE_IDS[1:]:

@@ -18,6 +18,7 @@ SCHEDULER_MARKS = {
     "stopped": ("■", "header--muted", "scheduler stopped"),
     "failed": ("✗", "header--bad", "scheduler failed"),
     "read-only": ("◌", "header--warn", "read-only"),
+    "no-scheduler": ("!", "header--bad", "no scheduler"),
     "paused": ("◌", "header--muted", "no scheduler"),
 }
 
