@@ -178,6 +178,24 @@ class LoomApp(ViewerMixin, App[int]):
             from loom_tui.tui import exit_signals
 
             self._uninstall_signals = exit_signals.install(self._quit_on_signal)
+        if self._handle_signals and not self.is_headless:
+            from loom_tui.tui import terminal_watch
+
+            self.set_interval(terminal_watch.EVERY, self._check_terminal)
+
+    def _check_terminal(self) -> None:
+        """The terminal hung up without a SIGHUP reaching us: end as SIGHUP would
+        (`terminal_watch.py`)."""
+        import sys
+
+        from loom_tui.tui import terminal_watch
+
+        try:
+            fd = sys.__stdin__.fileno() if sys.__stdin__ is not None else 0
+        except (OSError, ValueError):
+            fd = 0
+        if terminal_watch.hung_up(fd):
+            self._quit_on_signal(1)  # as SIGHUP
 
     def on_unmount(self) -> None:
         if self._uninstall_signals is not None:
