@@ -131,7 +131,7 @@ MAKE_PURPOSES = {
     "venv": "set up",
     "setup": "set up",
 }
-_MAKE_RULE = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_./ -]*?)\s*::?(?!=)(.*)$")
+_MAKE_RULE = re.compile(r"^([.A-Za-z0-9_][A-Za-z0-9_./ -]*?)\s*::?(?!=)(.*)$")
 
 
 @dataclass

@@ -224,6 +224,7 @@ def append(root: str, name: str, text: str, source: str = "") -> str:
 def replace_generated(root: str, name: str, key: str, body: str) -> str:
     """Put ``body`` between the generated markers tagged ``key`` in file ``name``, replacing what
     an earlier `loom map` wrote there and nothing else; appended at the end the first time."""
+    name = resolve(name)
     begin = f"{GENERATED_BEGIN} ({key}); `loom map` replaces this section, write outside it -->"
     end = f"{GENERATED_END} ({key}) -->"
     block = f"{begin}\n{body.strip()}\n{end}\n"

@@ -88,6 +88,8 @@ def unpromoted_text(text: str) -> str:
         parsed = _parse(line) if PROMOTED in line else None
         if parsed is None or not parsed[3]:
             kept.append(line)
+    if not any(line.strip() and not line.startswith("# Memory of stage") for line in kept):
+        return ""  # every entry was promoted: no section with a title alone
     return "\n".join(kept)
 
 
