@@ -635,6 +635,24 @@ def _layout(pm: ProjectMap) -> None:
         pm.layout.append((child, len(inside), about))
 
 
+def _import_statements(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
+    """The import statements of ``body`` and of the statements nested in it (under `if`, `try`,
+    functions, classes, …): imports are statements, so the expressions need not be visited,
+    which makes this several times quicker than `ast.walk`."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    stack = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append(node)
+            continue
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(node, name, None)
+            if isinstance(inner, list):
+                stack.extend(reversed([n for n in inner if isinstance(n, ast.AST)]))
+    return found
+
+
 def _modules(pm: ProjectMap) -> None:
     """With --deep: each Python module's first docstring line and what it imports from the
     project, the most imported modules, and the third-party imports (all from `ast`)."""
@@ -651,7 +669,7 @@ def _modules(pm: ProjectMap) -> None:
             continue
         package = module if rel.endswith("__init__.py") else module.rpartition(".")[0]
         internal: list[str] = []
-        for node in ast.walk(tree):
+        for node in _import_statements(tree.body):
             targets: list[str] = []
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]

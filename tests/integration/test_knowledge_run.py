@@ -44,8 +44,9 @@ def test_every_stage_signal_includes_the_knowledge_files(make_project: MakeProje
         assert "- component 399" not in part
         assert f"more lines in {KDIR}/architecture.md)" in part
         assert len(part) < 8000
-        assert "The API speaks JSON only" not in signal.split("\n## Commands\n")[0].split(
-            "\n## Project knowledge\n"
-        )[0]
+        assert (
+            "The API speaks JSON only"
+            not in signal.split("\n## Commands\n")[0].split("\n## Project knowledge\n")[0]
+        )
     beta_signal = (project.work / "signals" / f"{starts['beta']['session']}.md").read_text()
     assert "## Stage memory" not in beta_signal  # its one note was promoted
