@@ -640,7 +640,7 @@ def _import_statements(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom
     functions, classes, …): imports are statements, so the expressions need not be visited,
     which makes this several times quicker than `ast.walk`."""
     found: list[ast.Import | ast.ImportFrom] = []
-    stack = list(reversed(body))
+    stack: list[ast.AST] = list(reversed(body))
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Import | ast.ImportFrom):
