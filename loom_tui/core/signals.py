@@ -142,6 +142,9 @@ def render_signal(
         "(loom asks for it when the context budget is reached)",
         "- `loom memory note <text>` and `loom memory decision <text>` — keep notes for later "
         "sessions",
+        "- `loom knowledge update FILE <text>` — record what every later stage should know in "
+        "`doc/loom/knowledge/FILE.md` (commit it with your work); `loom memory promote TYPE FILE` "
+        "moves your notes or decisions there",
         "",
     ]
     return "\n".join(lines)
