@@ -130,10 +130,11 @@ def _ensure_dir(root: str) -> str:
     return path
 
 
-def _read(path: str) -> str | None:
+def _read(path: str, limit: int = -1) -> str | None:
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
+        # newline="": the file as it is (a person's \r\n stays), not as universal newlines
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            return fh.read(limit)
     except FileNotFoundError:
         return None
     except IsADirectoryError:
@@ -263,6 +264,8 @@ def content_lines(text: str) -> list[str]:
 
 #: how much of the knowledge files a signal embeds, in characters, all files together
 SIGNAL_BUDGET = 6000
+#: how much of one file a signal reads at most (its pointer then counts the lines read)
+_SIGNAL_READ_LIMIT = 1_000_000
 
 
 def _demoted(lines: list[str]) -> list[str]:
@@ -290,8 +293,8 @@ def _sources(dirs: list[str]) -> list[tuple[str, str, list[str]]]:
     out = []
     for name in ordered:
         for d in dirs:
-            try:
-                text = _read(os.path.join(d, name))
+            try:  # a runaway file costs the signal its budget, not the scheduler a minute
+                text = _read(os.path.join(d, name), _SIGNAL_READ_LIMIT)
             except LoomError:
                 text = None
             if text is not None:

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from loom_tui.core import knowledge, memory
 from loom_tui.core.errors import LoomError, UsageError
@@ -245,6 +247,8 @@ def test_memory_promote_cli(project: Path, loom: RunLoom) -> None:
     proc = loom("memory", "promote", "note", "conventions", "--stage", stage_id, check=True)
     assert proc.stdout == f"promoted 1 of stage {stage_id}'s notes to {KDIR}/conventions.md\n"
     assert "- Use the fixtures" in (project / KDIR / "conventions.md").read_text()
+    listed = loom("memory", "list", "--stage", stage_id, check=True).stdout
+    assert listed == "note      Use the fixtures (promoted to conventions.md)\n"
     again = loom("memory", "promote", "note", "conventions", env={"LOOM_STAGE_ID": stage_id})
     assert again.stdout == f"stage {stage_id} has no notes left to promote\n"
     bad = loom("memory", "promote", "note", "secrets", "--stage", stage_id)
@@ -263,3 +267,57 @@ def test_knowledge_loads_no_heavy_library() -> None:
     loaded = set(json.loads(out.stdout.splitlines()[-1]))
     heavy = ("click", "pydantic", "ruamel", "textual", "rich", "pygit2", "typing", "pathlib")
     assert sorted(m for m in loaded if m.split(".")[0] in heavy) == []
+
+
+# -- the generated section, for any text around it -------------------------------------------
+
+_NOTE = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,  # write nothing into the working tree
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(before=_NOTE, after=_NOTE, first=_NOTE, second=_NOTE)
+def test_rerunning_map_replaces_its_section_and_keeps_any_notes(
+    tmp_path_factory: pytest.TempPathFactory, before: str, after: str, first: str, second: str
+) -> None:
+    root = tmp_path_factory.mktemp("k")
+    path = root / KDIR / "stack.md"
+    path.parent.mkdir(parents=True)
+    path.write_bytes((before + "\n").encode())
+    knowledge.replace_generated(str(root), "stack", "map", "gen " + first)
+    with path.open("ab") as fh:
+        fh.write((after + "\n").encode())
+    knowledge.replace_generated(str(root), "stack", "map", "gen " + second)
+    once = path.read_bytes().decode()
+    knowledge.replace_generated(str(root), "stack", "map", "gen " + second)
+
+    assert path.read_bytes().decode() == once  # the same run again changes nothing
+    assert once.count(knowledge.GENERATED_BEGIN) == 1
+    assert once.count(knowledge.GENERATED_END) == 1
+    assert ("gen " + second).strip() in once
+    outside = once.split(knowledge.GENERATED_BEGIN)[0] + once.split(knowledge.GENERATED_END)[1]
+    assert before.strip() in once.split(knowledge.GENERATED_BEGIN)[0]
+    assert after.strip() in outside
+
+
+def test_inside_a_stage_worktree_the_worktrees_files_are_used(project: Path, loom: RunLoom) -> None:
+    """An agent's `knowledge update` lands in its own worktree, to be committed on its branch,
+    even with `$LOOM_WORK_DIR` pointing at the main checkout's `.work/`."""
+    import pygit2
+
+    repo = pygit2.Repository(str(project))
+    worktree = project / ".worktrees" / "api"
+    worktree.parent.mkdir()
+    repo.add_worktree("api", str(worktree))
+    env = {"LOOM_WORK_DIR": str(project / ".work")}
+    text = "Learnt in the worktree"
+    loom("knowledge", "update", "patterns", text, cwd=worktree, env=env, check=True)
+    assert "Learnt in the worktree" in (worktree / KDIR / "patterns.md").read_text()
+    assert not (project / KDIR).exists()
+    # --work-dir names the project explicitly: its main checkout
+    loom("--work-dir", str(project), "knowledge", "init", cwd=worktree, check=True)
+    assert (project / KDIR / "patterns.md").exists()
