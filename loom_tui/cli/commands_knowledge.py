@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from loom_tui.cli.commands_stage import _memory_stage, memory
+from loom_tui.cli.commands_stage import memory
 from loom_tui.cli.group import CONTEXT, cli
 from loom_tui.cli.output import say
 
@@ -45,25 +45,9 @@ def knowledge_init(ctx: click.Context) -> None:
 @click.pass_context
 def knowledge_show(ctx: click.Context, file: str | None) -> None:
     """List the knowledge files (size, first line), or print FILE (e.g. patterns)."""
-    from loom_tui.core import knowledge as kn
+    from loom_tui.cli.knowledge_commands import show
 
-    root = _root(ctx)
-    if file is not None:
-        click.echo(_shown(kn.read(root, file)), nl=False)
-        return
-    rows = kn.listing(root)
-    if not rows:
-        say(f"no {kn.KNOWLEDGE_DIR}/ yet: run `loom knowledge init` (or `loom map`)")
-        return
-    width = max(len(name) for name, _size, _first in rows)
-    for name, size, first in rows:
-        say(f"{name.ljust(width)}  {size:>7} B  {first or '(empty)'}")
-
-
-def _shown(text: str) -> str:
-    from loom_tui.core.textsafe import block
-
-    return block(text)  # written by agents: control characters shown, not obeyed
+    show(ctx.find_root().obj["work_dir"], file)
 
 
 @knowledge.command(name="update", context_settings=CONTEXT)
@@ -72,10 +56,9 @@ def _shown(text: str) -> str:
 @click.pass_context
 def knowledge_update(ctx: click.Context, file: str, text: tuple[str, ...]) -> None:
     """Append a dated entry to FILE (e.g. mistakes); the file is created if missing."""
-    from loom_tui.core import knowledge as kn
+    from loom_tui.cli.knowledge_commands import update
 
-    path = kn.append(_root(ctx), file, " ".join(text))
-    say(f"added to {kn.KNOWLEDGE_DIR}/{path.rsplit('/', 1)[-1]}")
+    update(ctx.find_root().obj["work_dir"], file, " ".join(text))
 
 
 @cli.command(name="map", context_settings=CONTEXT)
@@ -101,17 +84,6 @@ def map_command(ctx: click.Context, deep: bool, focus: str | None) -> None:
 def memory_promote(ctx: click.Context, kind: str, target: str, stage_id: str | None) -> None:
     """Move the stage's notes or decisions (TYPE: note, decision or all) into the knowledge file
     TARGET (e.g. patterns, mistakes), where every stage's signal shows them."""
-    from loom_tui.core import knowledge as kn
-    from loom_tui.core import memory as mem
-    from loom_tui.core.store import Store
+    from loom_tui.cli.knowledge_commands import promote
 
-    work_dir = ctx.find_root().obj["work_dir"]
-    store = Store.find(work_dir)
-    sid = _memory_stage(stage_id)
-    root = kn.find_root(work_dir)
-    name, moved = mem.promote(store, sid, kind, target, root)
-    what = "entries" if kind == "all" else f"{kind}s"
-    if not moved:
-        say(f"stage {sid} has no {what} left to promote")
-        return
-    say(f"promoted {len(moved)} of stage {sid}'s {what} to {kn.KNOWLEDGE_DIR}/{name}")
+    promote(ctx.find_root().obj["work_dir"], kind, target, stage_id)

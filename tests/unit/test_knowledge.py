@@ -321,3 +321,65 @@ def test_inside_a_stage_worktree_the_worktrees_files_are_used(project: Path, loo
     # --work-dir names the project explicitly: its main checkout
     loom("--work-dir", str(project), "knowledge", "init", cwd=worktree, check=True)
     assert (project / KDIR / "patterns.md").exists()
+
+
+def _both_paths(
+    loom: RunLoom, *args: str, env: dict[str, str] | None = None
+) -> tuple[tuple[int, str, str], bool]:
+    proc = loom(*args, env={"PYTHONPROFILEIMPORTTIME": "1", **(env or {})})
+    lines = proc.stderr.splitlines()
+    report = [line for line in lines if line.startswith("import time:")]
+    used_click = any(line.rsplit("|", 1)[-1].strip() == "click" for line in report)
+    rest = "\n".join(line for line in lines if not line.startswith("import time:"))
+    return (proc.returncode, proc.stdout, rest), used_click
+
+
+def test_agents_forms_take_the_fast_path_and_match_click(project: Path, loom: RunLoom) -> None:
+    """`knowledge show|update` and `memory promote` as agents type them start without click;
+    the same command with a `--` (which only click reads) gives the same result."""
+    stage_id = Store(str(project / ".work")).stage_ids()[0]
+    pairs = [
+        (("knowledge", "show"), ("knowledge", "show", "--")),
+        (
+            ("knowledge", "update", "mistakes", "one"),
+            ("knowledge", "update", "--", "mistakes", "one"),
+        ),
+        (("knowledge", "show", "mistakes"), ("knowledge", "show", "--", "mistakes")),
+        (("knowledge", "show", "nope"), ("knowledge", "show", "--", "nope")),
+        (("knowledge", "update", "nope", "x"), ("knowledge", "update", "--", "nope", "x")),
+        (
+            ("memory", "promote", "note", "patterns", "--stage", stage_id),
+            ("memory", "promote", "--stage", stage_id, "--", "note", "patterns"),
+        ),
+        (
+            ("memory", "promote", "note", "nope", "--stage", stage_id),
+            ("memory", "promote", "--stage", stage_id, "--", "note", "nope"),
+        ),
+        (
+            ("memory", "promote", "note", "patterns", "--stage", "ghost"),
+            ("memory", "promote", "--stage", "ghost", "--", "note", "patterns"),
+        ),
+        (
+            ("memory", "promote", "decision", "patterns"),
+            ("memory", "promote", "--", "decision", "patterns"),
+        ),
+    ]
+    for fast_form, click_form in pairs:
+        fast, fast_click = _both_paths(loom, *fast_form)
+        if fast_form[:2] == ("knowledge", "update") and fast[0] == 0:
+            ok_text = (project / KDIR / "mistakes.md").read_text()
+            knowledge_file = project / KDIR / "mistakes.md"
+            slow, slow_click = _both_paths(loom, *click_form)
+            assert knowledge_file.read_text().count("\none\n") == ok_text.count("\none\n") + 1
+        else:
+            slow, slow_click = _both_paths(loom, *click_form)
+        assert (fast_click, slow_click) == (False, True), fast_form
+        assert fast == slow, fast_form
+        assert "Traceback" not in fast[2]
+    # inside a session, the stage comes from $LOOM_STAGE_ID
+    loom("memory", "note", "--stage", stage_id, "a late note", check=True)
+    (code, out, _err), used_click = _both_paths(
+        loom, "memory", "promote", "all", "mistakes", env={"LOOM_STAGE_ID": stage_id}
+    )
+    assert (code, used_click) == (0, False)
+    assert out == f"promoted 1 of stage {stage_id}'s entries to {KDIR}/mistakes.md\n"
