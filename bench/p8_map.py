@@ -1,4 +1,5 @@
-"""P8: `loom map` on loom-tui's own repository, plain and `--deep`, against `python -c pass`.
+"""P8: `loom map` on loom-tui's own repository, plain and `--deep`, against `python -c pass`; and
+`loom knowledge show entry-points`, an agent-facing command on the fast path, in the same rounds.
 
 The repository's files are copied to a temporary directory (with an empty `.git`, no
 environments or caches, as a fresh clone would have), and each round times `python -c pass`,
@@ -33,6 +34,7 @@ def run(bench: Any) -> dict[str, object]:
     python_pass = [bench.python, "-c", "pass"]
     plain: list[float] = []
     deep: list[float] = []
+    show: list[float] = []
     base: list[float] = []
     rounds = min(bench.runs, 10)
     for i in range(bench.warmup + rounds):
@@ -40,7 +42,10 @@ def run(bench: Any) -> dict[str, object]:
         p = bench.run(python_pass).ms
         m = bench.run([bench.loom, "map"], cwd=copy, expect="test command: make test").ms
         d = bench.run([bench.loom, "map", "--deep"], cwd=copy, expect="test command: make test").ms
+        show_entry_points = [bench.loom, "knowledge", "show", "entry-points"]
+        k = bench.run(show_entry_points, cwd=copy, expect="make test")
         if measured:
+            show.append(k.ms)
             base.append(p)
             plain.append(m)
             deep.append(d)
@@ -52,6 +57,8 @@ def run(bench: Any) -> dict[str, object]:
         "map_deep_ms": summary_ms(deep),
         "map_ratio_p50": round(ratio, 2),
         "deep_ratio_p50": round(summary_ms(deep)["p50"] / summary_ms(base)["p50"], 2),
+        "knowledge_show_ms": summary_ms(show),
+        "knowledge_show_ratio_p50": round(summary_ms(show)["p50"] / summary_ms(base)["p50"], 2),
         "python_files": files,
         "runs": len(plain),
         "goal_ratio": GOAL_RATIO,
