@@ -248,13 +248,15 @@ def _after(text: str, at: int) -> str:
 
 
 def content_lines(text: str) -> list[str]:
-    """The lines of a knowledge file that carry knowledge: not its title, not the template's
-    `>` note and placeholder, not the generated section's markers, no leading blank lines."""
+    """The lines of a knowledge file that carry knowledge: not its title and the `>` note under
+    it, not the template's placeholder, not the generated section's markers, no blank lines at
+    either end."""
     out: list[str] = []
     for line in text.split("\n"):
-        if line.startswith(("# ", "> ", _PLACEHOLDER, GENERATED_BEGIN, GENERATED_END)):
+        if line.startswith((_PLACEHOLDER, GENERATED_BEGIN, GENERATED_END)):
             continue
-        if line == ">" or (not out and not line.strip()):
+        # the title and the note under it; a person's own quotes and headings further on stay
+        if not out and (not line.strip() or line.startswith(("# ", "> ")) or line == ">"):
             continue
         out.append(line.rstrip())
     while out and not out[-1].strip():
