@@ -166,6 +166,7 @@ class ProjectMap:
     written: list[str] = field(default_factory=list)
     files_set: set[str] = field(default_factory=set)
     test_paths: set[str] = field(default_factory=set)  # pytest's testpaths, relative to root
+    go_modules: dict[str, str] = field(default_factory=dict)  # go.mod's directory -> module path
     #: each Python file parsed once, shared by the entry points, the layout and --deep
     trees: dict[str, ast.Module | None] = field(default_factory=dict)
 
@@ -440,6 +441,10 @@ def _cargo(pm: ProjectMap, rel: str) -> None:
 
 def _go_mod(pm: ProjectMap, rel: str) -> None:
     directory = os.path.dirname(rel)
+    for raw in (_read(pm.root, rel) or "").splitlines():
+        words = raw.split("//", 1)[0].split()
+        if len(words) == 2 and words[0] == "module":
+            pm.go_modules[directory] = words[1].strip('"')
     where = f" (in {directory}/)" if directory else ""
     pm.commands.append(Command("build", "go build ./..." + where, rel))
     pm.commands.append(Command("test", "go test ./..." + where, rel))
@@ -460,25 +465,90 @@ def _go_mod(pm: ProjectMap, rel: str) -> None:
         pm.dependencies.append((f"Go (`{rel}`)", deps))
 
 
-def go_package(text: str) -> str | None:
-    """The package name of a Go source file: the identifier after `package`, the first token
-    once comments and space are skipped (the Go grammar puts the package clause first)."""
-    i, n = 0, len(text)
-    while i < n:
-        if text[i].isspace():
-            i += 1
-        elif text.startswith("//", i):
-            end = text.find("\n", i)
-            i = n if end < 0 else end + 1
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            if end < 0:
-                return None
-            i = end + 2
+_GO_SPACE = re.compile(r"(?:\s+|;|//[^\n]*|/\*.*?\*/)*", re.DOTALL)
+_GO_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\.")
+_GO_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"|`([^`]*)`')
+
+
+def go_header(text: str) -> tuple[str, list[str]] | None:
+    """The package name and import paths of a Go source file, read by the grammar's rule that a
+    file is a package clause, then import declarations, each after comments and space; None
+    when the file does not start that way."""
+    pos = _GO_SPACE.match(text, 0).end()  # type: ignore[union-attr]
+    match = re.compile(r"package\s+([A-Za-z_][A-Za-z0-9_]*)").match(text, pos)
+    if not match:
+        return None
+    package, pos = match.group(1), match.end()
+    imports: list[str] = []
+
+    def spec(at: int) -> int | None:
+        ident = _GO_IDENT.match(text, at)
+        if ident:  # a name, `_` or `.` before the path
+            at = _GO_SPACE.match(text, ident.end()).end()  # type: ignore[union-attr]
+        string = _GO_STRING.match(text, at)
+        if not string:
+            return None
+        imports.append(string.group(1) if string.group(1) is not None else string.group(2))
+        return string.end()
+
+    while True:
+        pos = _GO_SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        keyword = re.compile(r"import\b").match(text, pos)
+        if not keyword:
+            return package, imports
+        pos = _GO_SPACE.match(text, keyword.end()).end()  # type: ignore[union-attr]
+        if text.startswith("(", pos):
+            pos += 1
+            while True:
+                pos = _GO_SPACE.match(text, pos).end()  # type: ignore[union-attr]
+                if text.startswith(")", pos):
+                    pos += 1
+                    break
+                after = spec(pos)
+                if after is None:
+                    return None
+                pos = after
         else:
-            match = re.match(r"package\s+([A-Za-z_][A-Za-z0-9_]*)", text[i:])
-            return match.group(1) if match else None
-    return None
+            after = spec(pos)
+            if after is None:
+                return None
+            pos = after
+
+
+def go_package(text: str) -> str | None:
+    """The package name of a Go source file (see `go_header`)."""
+    header = go_header(text)
+    return header[0] if header else None
+
+
+def _go_deep(pm: ProjectMap) -> list[str]:
+    """With --deep: each Go package directory and what it imports, from the files' headers;
+    imports inside a module of the project are shown as its directories."""
+    packages: dict[str, set[str]] = {}
+    for rel in pm.files:
+        if rel.endswith(".go") and not rel.endswith("_test.go"):
+            header = go_header(_read(pm.root, rel, 200_000) or "")
+            if header is not None:
+                packages.setdefault(os.path.dirname(rel) or ".", set()).update(header[1])
+    if not packages:
+        return []
+    lines = [f"Go ({len(packages)} packages, import declarations read by the Go grammar):", ""]
+    for directory, imports in sorted(packages.items()):
+        inside, outside = [], []
+        for path in sorted(imports):
+            for module_dir, module in pm.go_modules.items():
+                if path == module or path.startswith(module + "/"):
+                    inside.append(_shown(module_dir, path[len(module) + 1 :]) or ".")
+                    break
+            else:
+                outside.append(path)
+        parts = []
+        if inside:
+            parts.append("imports " + ", ".join(f"`{p}/`" for p in inside))
+        if outside:
+            parts.append("uses " + ", ".join(f"`{p}`" for p in outside[:12]))
+        lines.append(f"- `{directory}/`" + (": " + "; ".join(parts) if parts else ""))
+    return lines
 
 
 def _go_mains(pm: ProjectMap) -> None:
@@ -714,11 +784,16 @@ def _modules(pm: ProjectMap) -> None:
 
 
 def _other_languages(pm: ProjectMap) -> list[str]:
-    others = [(n, c) for n, c in pm.languages if n in CODE and n != "Python"]
-    return [
+    """With --deep, after Python: Go's package imports, and a plain "not analysed" for each
+    other language (its imports would need a parser this package does not have)."""
+    go = _go_deep(pm)
+    analysed = {"Python", "Go"} if go else {"Python"}
+    lines = [
         f"- {n} ({c} files): modules and imports not analysed (no parser for it here)"
-        for n, c in others
+        for n, c in pm.languages
+        if n in CODE and n not in analysed
     ]
+    return lines + (["", *go] if go else [])
 
 
 # -- putting it together ---------------------------------------------------------------------------

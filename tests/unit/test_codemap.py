@@ -195,6 +195,35 @@ def test_a_go_project(tmp_path: Path) -> None:
     assert ("Go (`go.mod`)", ["github.com/spf13/cobra", "golang.org/x/sync"]) in pm.dependencies
 
 
+def test_go_deep_reads_each_packages_imports(tmp_path: Path) -> None:
+    root = make(
+        tmp_path,
+        {
+            "go.mod": "module example.com/loomy // the module\n\ngo 1.22\n",
+            "cmd/loomy/main.go": (
+                'package main\n\nimport (\n\t"fmt"\n\tst "example.com/loomy/internal/store"\n'
+                ")\n\nfunc main() { fmt.Println(st.X) }\n"
+            ),
+            "internal/store/store.go": 'package store\n\nimport "os"\n\nvar X = os.Args\n',
+            "web/app.ts": "import x from './x'\n",
+        },
+    )
+    arch = codemap._architecture(codemap.build(str(root), deep=True), deep=True)
+    assert "Go (2 packages, import declarations read by the Go grammar):" in arch
+    assert "- `cmd/loomy/`: imports `internal/store/`; uses `fmt`" in arch
+    assert "- `internal/store/`: uses `os`" in arch
+    assert "- TypeScript (1 files): modules and imports not analysed" in arch
+
+
+def test_go_header_parsing() -> None:
+    text = (
+        '// c\n/* x */ package main\n\nimport "fmt"\nimport (\n\tf "os"\n\t_ "embed" // c\n'
+        "\t. `strings`\n)\nfunc main() {}\n"
+    )
+    assert codemap.go_header(text) == ("main", ["fmt", "os", "embed", "strings"])
+    assert codemap.go_header("package p\nimport (") is None  # unfinished: not guessed at
+
+
 def test_go_package_clause_parsing() -> None:
     assert codemap.go_package("package main\n") == "main"
     assert codemap.go_package("// x\n\n/* package main */ package store") == "store"
