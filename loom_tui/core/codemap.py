@@ -686,23 +686,40 @@ def _describe_dir(pm: ProjectMap, rel: str, inside: list[str]) -> str:
             first = next((ln.strip("# ").strip() for ln in text.splitlines() if ln.strip()), "")
             if first:
                 return first
-    counts = Counter(LANGUAGES.get(os.path.splitext(f)[1], "other") for f in inside)
+    counts = Counter(LANGUAGES.get(os.path.splitext(f)[1], "other files") for f in inside)
     return ", ".join(f"{lang} {n}" for lang, n in counts.most_common(3))
 
 
+def _children(prefix: str, files: list[str]) -> dict[str, list[str]]:
+    """The directories right under ``prefix`` and the files (at any depth) in each."""
+    children: dict[str, list[str]] = {}
+    for rel in files:
+        rest = rel[len(prefix) :]
+        if rel.startswith(prefix) and "/" in rest:
+            children.setdefault(prefix + rest.split("/", 1)[0], []).append(rel)
+    return children
+
+
+#: how many subdirectories of one top-level directory the layout names
+_SUBDIRS = 12
+
+
 def _layout(pm: ProjectMap) -> None:
+    """The mapped directory's directories, two levels deep, each with what it holds."""
     base = os.path.relpath(pm.base, pm.root)
     prefix = "" if base == "." else base + "/"
-    children: dict[str, list[str]] = {}
-    for rel in pm.files:
-        rest = rel[len(prefix) :]
-        if "/" in rest:
-            children.setdefault(prefix + rest.split("/", 1)[0], []).append(rel)
-    for child, inside in sorted(children.items()):
+    for child, inside in sorted(_children(prefix, pm.files).items()):
         about = _describe_dir(pm, child, inside)
         if child in pm.test_paths:
             about = f"the test suite (pytest's testpaths): {about}"
+        subdirs = sorted(_children(child + "/", inside).items())
+        if len(subdirs) > _SUBDIRS:  # many alike (one per skill, per plugin…): named, not listed
+            names = ", ".join(d.rsplit("/", 1)[-1] for d, _f in subdirs[:6])
+            about += f"; {len(subdirs)} subdirectories ({names}, …)"
+            subdirs = []
         pm.layout.append((child, len(inside), about))
+        for sub, sub_inside in subdirs:
+            pm.layout.append((sub, len(sub_inside), _describe_dir(pm, sub, sub_inside)))
 
 
 def _import_statements(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
@@ -833,7 +850,13 @@ def _architecture(pm: ProjectMap, deep: bool) -> str:
     lines = ["## Languages (files counted by extension)", ""]
     lines += [f"- {n}: {c}" for n, c in pm.languages[:12]] or ["- no source files found"]
     lines += ["", "## Layout", ""]
-    lines += [f"- `{d}/` ({c} files): {about}" for d, c, about in pm.layout] or ["- flat"]
+    where = os.path.relpath(pm.base, pm.root)
+    top = 0 if where == "." else where.count(os.sep) + 1  # the slashes in a top entry's path
+    for d, c, about in pm.layout:
+        indent = "  " * (d.count("/") - top)
+        lines.append(f"{indent}- `{d}/` ({c} files): {about}")
+    if not pm.layout:
+        lines.append("- no directories: every file is at the top")
     if deep:
         lines += ["", "## Modules and imports", "", *(pm.modules or ["No Python modules."])]
         lines += _other_languages(pm)

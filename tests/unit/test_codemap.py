@@ -78,6 +78,7 @@ def test_a_python_project(tmp_path: Path) -> None:
         (c.purpose, c.command) for c in pm.commands
     ]
     layout = {d: about for d, _n, about in pm.layout}
+    assert "\n- `demo/` (5 files)" in codemap._architecture(pm, deep=False)
     assert layout["demo"] == "Python package: The demo package: greets people."
     assert layout["tests"].startswith("the test suite (pytest's testpaths)")
     assert ("Python (`pyproject.toml`)", ["requests", "click"]) in pm.dependencies
@@ -263,6 +264,7 @@ def test_focus_maps_only_the_sub_path(tmp_path: Path) -> None:
     assert pm.files == ["svc/api/index.js", "svc/api/lib/util.js", "svc/api/package.json"]
     assert pm.test_command == "npm test (in svc/api/)"
     assert [d for d, _n, _a in pm.layout] == ["svc/api/lib"]
+    assert "\n- `svc/api/lib/` (1 files): JavaScript 1" in codemap._architecture(pm, deep=False)
     with pytest.raises(UsageError, match="not a directory inside"):
         codemap.build(str(root), focus="../elsewhere")
     with pytest.raises(UsageError):
