@@ -50,9 +50,13 @@ def knowledge_show(ctx: click.Context, file: str | None) -> None:
     show(ctx.find_root().obj["work_dir"], file)
 
 
-@knowledge.command(name="update", context_settings=CONTEXT)
+@knowledge.command(
+    name="update",
+    # after FILE everything is the text, so that a Markdown "- item" is not taken for an option
+    context_settings={**CONTEXT, "ignore_unknown_options": True, "allow_interspersed_args": False},
+)
 @click.argument("file", metavar="FILE")
-@click.argument("text", nargs=-1, required=True)
+@click.argument("text", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_context
 def knowledge_update(ctx: click.Context, file: str, text: tuple[str, ...]) -> None:
     """Append a dated entry to FILE (e.g. mistakes); the file is created if missing."""

@@ -67,13 +67,18 @@ def promote(work_dir: str | None, kind: str, target: str, stage_id: str | None) 
 
 def _parse(args: list[str]) -> tuple[str, list[str | None]] | None:
     """(which command, its operands) for a plain form, else None."""
-    if len(args) < 2 or any(a.startswith("-") and a != "--stage" for a in args):
+    if len(args) < 2:
         return None
     command, rest = f"{args[0]} {args[1]}", list(args[2:])
+    if command == "knowledge update" and len(rest) >= 2 and not rest[0].startswith("-"):
+        # after FILE everything is text, a Markdown "- item" too (as click reads it)
+        if "--" in rest[1:]:
+            return None
+        return command, [rest[0], " ".join(rest[1:])]
+    if any(a.startswith("-") and a != "--stage" for a in rest):
+        return None
     if command == "knowledge show" and len(rest) <= 1:
         return command, [rest[0] if rest else None]
-    if command == "knowledge update" and len(rest) >= 2 and "--stage" not in rest:
-        return command, [rest[0], " ".join(rest[1:])]
     if command == "memory promote":
         stage_id = None
         if "--stage" in rest:
