@@ -111,7 +111,7 @@ CODE = frozenset(
 MAKE_PURPOSES = {
     "test": "test",
     "tests": "test",
-    "check": "test",
+    "check": "check",  # the test command only when there is no `test` target
     "unit": "unit tests",
     "integration": "integration tests",
     "lint": "lint",
@@ -172,7 +172,11 @@ class ProjectMap:
 
     @property
     def test_command(self) -> str | None:
-        return next((c.command for c in self.commands if c.purpose == "test"), None)
+        for purpose in ("test", "check"):
+            found = next((c.command for c in self.commands if c.purpose == purpose), None)
+            if found:
+                return found
+        return None
 
     @property
     def build_command(self) -> str | None:

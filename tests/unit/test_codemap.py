@@ -95,7 +95,7 @@ def test_a_makefile_test_target_is_the_test_command(tmp_path: Path) -> None:
         {
             "pyproject.toml": PYPROJECT,
             "Makefile": (
-                "VENV := .venv\n.PHONY: test lint bench docs-site\n"
+                "VENV := .venv\n.PHONY: check test lint bench docs-site\ncheck: lint\n"
                 "$(VENV)/stamp: pyproject.toml\n\ttouch $@\n"
                 "test: lint\n\tpytest\nlint:\n\truff check .\nbench:\n\tpython bench.py\n"
                 "docs-site:\n\tmkdocs build\nout.txt: in.txt\n\tcp in.txt out.txt\n"
@@ -107,7 +107,7 @@ def test_a_makefile_test_target_is_the_test_command(tmp_path: Path) -> None:
     assert pm.test_command == "make test"
     made = [c.command for c in pm.commands if c.source == "Makefile"]
     # phony or known targets only: not the file `out.txt`, the pattern rule or `$(VENV)/stamp`
-    assert made == ["make test", "make lint", "make bench", "make docs-site"]
+    assert made == ["make check", "make test", "make lint", "make bench", "make docs-site"]
 
 
 def test_a_node_project(tmp_path: Path) -> None:
