@@ -266,6 +266,8 @@ def content_lines(text: str) -> list[str]:
 
 #: how much of the knowledge files a signal embeds, in characters, all files together
 SIGNAL_BUDGET = 6000
+#: how much the promoted entries not yet in a file may add to that
+_PROMOTED_BUDGET = 1500
 #: how much of one file a signal reads at most (its pointer then counts the lines read)
 _SIGNAL_READ_LIMIT = 1_000_000
 
@@ -358,7 +360,11 @@ def signal_section(
             out.append(f"… ({more} in {shown})")
     if extra:
         out += ["", "### Promoted from the stages' memory", ""]
-        out += [f"- {text} ({kind}, stage `{stage}`)" for stage, kind, text in extra]
+        entries = [f"- {text} ({kind}, stage `{stage}`)" for stage, kind, text in extra]
+        listed, cut = _fit(entries, _PROMOTED_BUDGET)
+        out += listed
+        if cut:
+            out.append(f"… ({cut} more: `loom memory list --stage ID` shows a stage's entries)")
     return out
 
 

@@ -230,6 +230,13 @@ def test_promote_moves_entries_to_knowledge_and_every_signal(store: Store, tmp_p
     assert other.count("integer cents") == 1
     assert "- Amounts are integer cents (decision, stage `api`)" in other
 
+    for i in range(80):  # many promoted entries: a bounded list, with a pointer
+        memory.add(store, "api", "note", f"Finding number {i:02d} of the api stage")
+    memory.promote(store, "api", "note", "concerns", store.root)
+    crowded = section(signal_of(store, "docs", worktree), "Project knowledge")
+    listed = crowded.count("Finding number")
+    assert 10 < listed < 80
+    assert f"… ({80 - listed} more: `loom memory list --stage ID`" in crowded
     memory.promote(store, "api", "all", "mistakes", store.root)
     assert section(signal_of(store, "api"), "Project knowledge").count("database") == 1
     assert "## Stage memory" not in signal_of(store, "api")  # nothing left but the title
