@@ -72,12 +72,9 @@ def knowledge_update(ctx: click.Context, file: str, text: tuple[str, ...]) -> No
 def map_command(ctx: click.Context, deep: bool, focus: str | None) -> None:
     """Write what the code shows (languages, layout, entry points, build and test commands)
     into the generated sections of the knowledge files; your own notes are kept."""
-    from loom_tui.core import codemap
+    from loom_tui.cli.knowledge_commands import map_project
 
-    root = _root(ctx)
-    result = codemap.write(root, deep=deep, focus=focus)
-    for line in result.summary():
-        say(line)
+    map_project(ctx.find_root().obj["work_dir"], deep, focus)
 
 
 @memory.command(name="promote", context_settings=CONTEXT)

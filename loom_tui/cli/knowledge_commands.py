@@ -1,4 +1,4 @@
-"""`loom knowledge show|update` and `loom memory promote`, shared by both CLI paths.
+"""`loom knowledge show|update`, `loom memory promote` and `loom map`, shared by both CLI paths.
 
 Agents call these from their sessions, so their plain forms are on the fast path (cli/fast.py,
 standard library only); the click commands in commands_knowledge.py run the same functions, so
@@ -65,8 +65,20 @@ def promote(work_dir: str | None, kind: str, target: str, stage_id: str | None) 
     return 0
 
 
+def map_project(work_dir: str | None, deep: bool, focus: str | None) -> int:
+    """`loom map`: the knowledge files' generated sections, written from the code."""
+    from loom_tui.core import codemap
+    from loom_tui.core.knowledge import find_root
+
+    for line in codemap.write(find_root(work_dir), deep=deep, focus=focus).summary():
+        say(line)
+    return 0
+
+
 def _parse(args: list[str]) -> tuple[str, list[str | None]] | None:
     """(which command, its operands) for a plain form, else None."""
+    if args in (["map"], ["map", "--deep"]):
+        return "map", ["deep" if len(args) == 2 else None]
     if len(args) < 2:
         return None
     command, rest = f"{args[0]} {args[1]}", list(args[2:])
@@ -93,8 +105,8 @@ def _parse(args: list[str]) -> tuple[str, list[str | None]] | None:
 
 
 def dispatch(work_dir: str | None, args: list[str]) -> int | None:
-    """The plain forms agents use: `knowledge show [FILE]`, `knowledge update FILE TEXT…` and
-    `memory promote TYPE TARGET [--stage ID]`; None for anything else."""
+    """The plain forms agents use: `knowledge show [FILE]`, `knowledge update FILE TEXT…`,
+    `memory promote TYPE TARGET [--stage ID]` and `map [--deep]`; None for anything else."""
     parsed = _parse(args)
     if parsed is None:
         return None
@@ -102,6 +114,8 @@ def dispatch(work_dir: str | None, args: list[str]) -> int | None:
     from loom_tui.cli.output import report_crash, report_error
 
     try:
+        if command == "map":
+            return map_project(work_dir, operands[0] is not None, None)
         if command == "knowledge show":
             return show(work_dir, operands[0])
         if command == "knowledge update":

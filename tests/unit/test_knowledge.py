@@ -352,6 +352,8 @@ def test_agents_forms_take_the_fast_path_and_match_click(project: Path, loom: Ru
             ("knowledge", "update", "--", "mistakes", "one"),
         ),
         (("knowledge", "show", "mistakes"), ("knowledge", "show", "--", "mistakes")),
+        (("map",), ("map", "--focus", ".")),
+        (("map", "--deep"), ("map", "--deep", "--focus", ".")),
         (
             ("knowledge", "update", "mistakes", "- a bullet", "--help", "-x"),
             ("knowledge", "update", "--", "mistakes", "- a bullet", "--help", "-x"),
