@@ -11,6 +11,7 @@ import click
 
 from loom_tui.cli import (  # noqa: F401 - imported for their commands
     commands_agents,
+    commands_knowledge,
     commands_maintenance,
     commands_run,
     commands_stage,

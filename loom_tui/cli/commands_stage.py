@@ -225,5 +225,5 @@ def memory_list(ctx: click.Context, stage_id: str | None) -> None:
     from loom_tui.core.store import Store
 
     store = Store.find(ctx.find_root().obj["work_dir"])
-    for kind, text in mem.entries(store, _memory_stage(stage_id)):
-        say(f"{kind:<9} {text}")
+    for kind, _stamp, text, promoted in mem.records(store, _memory_stage(stage_id)):
+        say(f"{kind:<9} {text}" + (f" (promoted to {promoted})" if promoted else ""))

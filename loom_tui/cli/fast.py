@@ -154,6 +154,10 @@ def dispatch(argv: list[str]) -> int | None:
         return run_status(work_dir, args[1:])
     if len(args) >= 2 and args[0] == "memory" and args[1] in ("note", "decision"):
         return run_memory(work_dir, args[1], args[2:])
+    if args[:1] in (["knowledge"], ["map"]) or args[:2] == ["memory", "promote"]:
+        from loom_tui.cli.knowledge_commands import dispatch as knowledge_dispatch
+
+        return knowledge_dispatch(work_dir, args)
     if len(args) < 3 or args[0] != "stage" or args[1] not in VERBS:
         return None
     rest = args[2:]

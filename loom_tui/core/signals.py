@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from loom_tui.core import skills
+from loom_tui.core import knowledge, skills
 from loom_tui.core.fsutil import atomic_write
+from loom_tui.core.memory import promoted_everywhere, unpromoted_text
 
 if TYPE_CHECKING:
     from loom_tui.core.model import SessionRecord, StageRecord
@@ -107,6 +108,7 @@ def render_signal(
     else:
         lines.append("No file scope was given.")
     lines += skills.signal_section(stage)  # the few bundled skills that fit (core/skills.py)
+    lines += _knowledge_lines(store, worktree)
     handoff = stage.handoffs[-1] if stage.handoffs else None
     if handoff:
         text = _read(os.path.join(store.handoffs_dir, os.path.basename(handoff)))
@@ -124,7 +126,8 @@ def render_signal(
         lines += ["Someone watching the run left these for this stage; they take precedence:", ""]
         lines += [f"- {note}" for note in stage.guidance]
     lines += _last_acceptance_failure(stage)
-    memory = _read(store.memory_path(stage.id)).strip()
+    # promoted entries are in a knowledge file now, shown above to every stage
+    memory = unpromoted_text(_read(store.memory_path(stage.id))).strip()
     if memory:
         lines += ["", "## Stage memory", "", _strip_front_matter(memory).strip()]
     lines += [
@@ -139,9 +142,23 @@ def render_signal(
         "(loom asks for it when the context budget is reached)",
         "- `loom memory note <text>` and `loom memory decision <text>` — keep notes for later "
         "sessions",
+        "- `loom knowledge update FILE <text>` — record what every later stage should know in "
+        "`doc/loom/knowledge/FILE.md` (commit it with your work); `loom memory promote TYPE FILE` "
+        "moves your notes or decisions there",
         "",
     ]
     return "\n".join(lines)
+
+
+def _knowledge_lines(store: Store, worktree: str) -> list[str]:
+    """The project's knowledge files (the stage's worktree's, else the project root's) and every
+    stage's promoted memory, within `knowledge.SIGNAL_BUDGET`: every stage, not only this one's
+    later sessions, starts from what the project has learnt.  A file that cannot be read is left
+    out rather than costing the session its signal."""
+    try:
+        return knowledge.signal_section(worktree, store.root, promoted_everywhere(store))
+    except OSError:
+        return []
 
 
 def _last_acceptance_failure(stage: StageRecord) -> list[str]:

@@ -232,6 +232,7 @@ def test_the_commands_name_the_stage(store: Store) -> None:
         "loom stage block tokenizer <reason>",
         "loom handoff write tokenizer --summary <text>",
         "loom memory note <text>",
+        "loom knowledge update FILE <text>",
     ]
     # every command that acts on a stage names it; the memory commands take it from
     # $LOOM_STAGE_ID, which every session has
