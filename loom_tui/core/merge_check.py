@@ -70,7 +70,9 @@ def needed(root: str, stage: StageRecord, base_branch: str) -> bool:
         return False  # nothing to merge, or the merge reports the missing base
     tip = branch.peel(pygit2.Commit).id
     base_tip = base.peel(pygit2.Commit).id
-    return tip != base_tip and not repo.descendant_of(tip, base_tip)
+    if tip == base_tip or repo.descendant_of(base_tip, tip):
+        return False  # merged already (a loom killed before it recorded that): nothing to check
+    return not repo.descendant_of(tip, base_tip)
 
 
 def run(store: Store, stage_id: str, base_branch: str) -> MergeCheck:

@@ -96,3 +96,13 @@ def test_a_textual_conflict_changes_nothing_and_names_the_files(tmp_path: Path) 
     assert result.conflicts == ["s.txt"] and not result.passed
     assert str(pygit2.Repository(str(root)).branches.local["loom/s"].target) == before
     assert not store.read_stage("s").merge_check_pending  # the resolver takes it from here
+
+
+def test_a_branch_merged_already_needs_no_check(tmp_path: Path) -> None:
+    """Killed after the merge and before it was recorded: the base holds the branch's tip, and
+    the next merge only records it (a check would merge the base in and merge again, for ever)."""
+    store, root = project(tmp_path, ["test -s s.txt"])
+    move_base(root, "other.txt")
+    assert merge_check.run(store, "s", "main").passed
+    assert git.merge_stage(str(root), "s", "main").status == "merged"
+    assert not merge_check.needed(str(root), store.read_stage("s"), "main")
