@@ -546,3 +546,16 @@ def format_line(event: Event) -> str:
     may quote an agent or a plan)."""
     clock = time.strftime("%H:%M:%S", time.localtime(event.ts))
     return one_line(f"{clock}  {(event.stage or '-'):<14} {event.describe()}")
+
+
+@_event
+class MergeChecked(Event):
+    """The stage's gates ran on its merge with the base (see `merge_check.py`)."""
+
+    kind: ClassVar[str] = "merge-checked"
+    source: str = "scheduler"
+    passed: bool = False
+    message: str = ""
+
+    def describe(self) -> str:
+        return self.message

@@ -371,20 +371,36 @@ def clear_stale_lock(exc: BaseException, root: str) -> str | None:
     that is older than `STALE_LOCK_SECONDS`, remove that file and return its path: it was left by
     a process killed mid-write (loom itself, in a kill storm), and would fail every later write.
     A younger one may be a live git process's: it is left alone."""
+    git_dir = os.path.realpath(os.path.join(root, ".git"))
     match = _LOCK_IN_MESSAGE.search(str(exc))
+    if match is None and _INDEX_LOCKED in str(exc):
+        # libgit2's checkout names no file: the index of the repository or of a worktree
+        found = [os.path.join(git_dir, "index.lock")]
+        with contextlib.suppress(OSError):
+            admin = os.path.join(git_dir, "worktrees")
+            found += [os.path.join(admin, name, "index.lock") for name in os.listdir(admin)]
+        cleared = [path for path in found if _remove_if_stale(path)]
+        return cleared[0] if cleared else None
     if match is None or "lock" not in str(exc).split("'")[0]:
         return None
     path = os.path.realpath(match.group(1))
-    git_dir = os.path.realpath(os.path.join(root, ".git"))
     if not path.startswith(git_dir + os.sep):
         return None
+    return path if _remove_if_stale(path) else None
+
+
+#: How libgit2 says a checkout found the index locked (without naming the lock file).
+_INDEX_LOCKED = "the index is locked"
+
+
+def _remove_if_stale(path: str) -> bool:
     try:
         if time.time() - os.stat(path).st_mtime < STALE_LOCK_SECONDS:
-            return None
+            return False
         os.unlink(path)
     except OSError:
-        return None
-    return path
+        return False
+    return True
 
 
 def _merge_commit_of(

@@ -69,6 +69,8 @@ def merge_now(
             "conflict) can be merged"
         )
     repo = repo or GitRepository(store.root, config.base_branch, store.work_dir)
+    if repo.merge_check_needed(stage):
+        _check_merged_result(store, repo, stage_id, source, config.base_branch)
     result = repo.merge(stage_id)
     message = result.describe(stage_id, config.base_branch)
     if not result.ok:
@@ -110,6 +112,30 @@ def merge_now(
         # Nobody else will tidy up: end a leftover session and remove the worktree now.
         _cleanup(store, stage_id, config.tmux_socket)
     return message
+
+
+def _check_merged_result(
+    store: Store, repo: Repository, stage_id: str, source: str, base: str
+) -> None:
+    """The base moved since the stage's checks passed: run them on the merged result first (see
+    `merge_check.py`); a failure sends the stage to merge-conflict and is raised."""
+    from loom_tui.core import merge_check
+    from loom_tui.core.events import MergeChecked
+
+    check = repo.check_merge(store, stage_id)
+    message = check.describe(stage_id, base)
+    store.append_event(
+        MergeChecked(stage=stage_id, source=source, passed=check.passed, message=message)
+    )
+    if check.passed:
+        return
+    if merge_check.record_failure(store, stage_id, check, base):
+        store.append_event(
+            StageStatusChanged(
+                stage=stage_id, source=source, old="completed", new="merge-conflict", reason=message
+            )
+        )
+    raise LoomError(f"{message}; {base} is unchanged")
 
 
 def _complete_resolver(store: Store, stage_id: str, source: str) -> None:

@@ -402,6 +402,9 @@ class StageRecord(Record):
         _Field("resolver_attempts", "int", 0),
         #: the files its newest merge into the base conflicted in
         _Field("conflict_files", "strs", []),
+        #: its merged result is being checked (see `merge_check.py`): set before its branch takes
+        #: the base in, cleared with the result, so that a killed check is made again
+        _Field("merge_check_pending", "bool", False),
         _Field("created_at", "num?", None),
         _Field("updated_at", "num?", None),
         _Field("started_at", "num?", None),
@@ -454,6 +457,7 @@ class StageRecord(Record):
     handoff_head: str | None
     handoff_streak: int
     resolving: bool
+    merge_check_pending: bool
     resolver_attempts: int
     conflict_files: list[str]
     created_at: float | None

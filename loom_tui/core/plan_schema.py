@@ -197,6 +197,8 @@ class SimSpec(_Model):
     tokens_per_step: Annotated[int, Field(ge=0, le=10_000_000)] = 9000
     compliant: bool = True
     edit: str | None = None
+    #: more files it writes (its line in each): two stages that both write one file conflict
+    also_edit: list[str] = []
     fail_first: bool = False
     #: as a resolver of a merge conflict: ``resolve`` (keep both sides) or ``fail`` (give up)
     resolver: Literal["resolve", "fail"] = "resolve"
@@ -217,6 +219,11 @@ class SimSpec(_Model):
     @classmethod
     def _edit(cls, value: str | None) -> str | None:
         return None if value is None else _relative_glob(value)
+
+    @field_validator("also_edit")
+    @classmethod
+    def _also_edit(cls, value: list[str]) -> list[str]:
+        return [_relative_glob(v) for v in value]
 
 
 def _working_dir(value: str) -> str:

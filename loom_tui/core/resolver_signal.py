@@ -17,6 +17,8 @@ RESOLVER_HEADING = "## Resolve a merge conflict"
 def render_resolver_signal(
     stage: StageRecord, session: SessionRecord, base_branch: str, worktree: str
 ) -> str:
+    if not stage.conflict_files and stage.acceptance_failure:
+        return _failed_check_signal(stage, session, base_branch, worktree)
     files = stage.conflict_files or ["(the files `git merge` reports)"]
     lines = [
         f"# Signal: stage `{stage.id}` — {stage.name} (merge-conflict resolver)",
@@ -49,6 +51,51 @@ def render_resolver_signal(
         "## Acceptance criteria",
         "",
     ]
+    return "\n".join(lines + _tail(stage, base_branch))
+
+
+def _failed_check_signal(
+    stage: StageRecord, session: SessionRecord, base_branch: str, worktree: str
+) -> str:
+    """The merge had no conflict, but the merged result fails the stage's checks: two changes
+    that each pass break each other.  loom has already merged the base into the branch."""
+    from loom_tui.core.signals import last_acceptance_failure
+
+    lines = [
+        f"# Signal: stage `{stage.id}` — {stage.name} (merge-conflict resolver)",
+        "",
+        f"Session `{session.id}`, generation {session.generation}, resolver attempt "
+        f"{stage.resolver_attempts}.",
+        "",
+        RESOLVER_HEADING,
+        "",
+        f"This stage's work is done on `loom/{stage.id}`, but the base branch `{base_branch}` "
+        "has moved since (other stages were merged). loom merged it into your branch without a "
+        "textual conflict, and the merged result fails the stage's checks (below): this stage's "
+        "change and the base's new work break each other. loom has not touched the base branch. "
+        f"In the worktree `{worktree}` (work only here):",
+        "",
+        "1. Read what failed, and the base's new commits (`git log -p HEAD^2 --not HEAD^1`).",
+        "2. Fix it so that both intents hold — what this stage meant and what the base "
+        "branch's new work meant.",
+        "3. Run the acceptance commands below; fix what they report.",
+        "4. Commit your fix.",
+        f"5. Run `loom merge {stage.id}`: it runs the checks, completes the stage and merges "
+        f"it into `{base_branch}`.",
+        *last_acceptance_failure(stage),
+        "",
+        "## The stage's assignment (for what it meant)",
+        "",
+        stage.description.strip() or "(no description)",
+        "",
+        "## Acceptance criteria",
+        "",
+    ]
+    return "\n".join(lines + _tail(stage, base_branch))
+
+
+def _tail(stage: StageRecord, base_branch: str) -> list[str]:
+    lines: list[str] = []
     if stage.acceptance:
         lines.extend(f"- `{cmd}`" for cmd in stage.acceptance)
     else:
@@ -64,4 +111,4 @@ def render_resolver_signal(
         f"- `loom stage block {stage.id} <reason>` — you cannot resolve it without a person",
         "",
     ]
-    return "\n".join(lines)
+    return lines

@@ -125,7 +125,7 @@ def render_signal(
         lines += ["", "## Notes from a person", ""]
         lines += ["Someone watching the run left these for this stage; they take precedence:", ""]
         lines += [f"- {note}" for note in stage.guidance]
-    lines += _last_acceptance_failure(stage)
+    lines += last_acceptance_failure(stage)
     # promoted entries are in a knowledge file now, shown above to every stage
     memory = unpromoted_text(_read(store.memory_path(stage.id))).strip()
     if memory:
@@ -161,7 +161,7 @@ def _knowledge_lines(store: Store, worktree: str) -> list[str]:
         return []
 
 
-def _last_acceptance_failure(stage: StageRecord) -> list[str]:
+def last_acceptance_failure(stage: StageRecord) -> list[str]:
     """What failed when an earlier session ran `loom stage complete`: the commands and the tail
     of their output, so that the next session starts from the failure, not from a guess."""
     failure = stage.acceptance_failure
@@ -174,13 +174,15 @@ def _last_acceptance_failure(stage: StageRecord) -> list[str]:
         if layer == "acceptance"
         else f"its acceptance passed, but these goal checks ({layer}) failed"
     )
-    lines = [
-        "",
-        "## Last acceptance failure",
-        "",
-        f"An earlier session ran `loom stage complete` and {what}. Fix what they report before "
-        "completing again:",
-    ]
+    merged_with = (failure or {}).get("merged_with")
+    how = (
+        f"loom merged `{merged_with}` into this branch to check the merge, and on that merged "
+        f"result {what}. Fix what they report — keeping what both sides meant — before merging"
+        if merged_with
+        else f"An earlier session ran `loom stage complete` and {what}. Fix what they report "
+        "before completing"
+    )
+    lines = ["", "## Last acceptance failure", "", f"{how} again:"]
     for item in failed:
         if not isinstance(item, dict):
             continue

@@ -307,6 +307,12 @@ class SimAgent:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(f"# {self.stage.name}\n\nWritten by stage {self.stage_id}.\n")
+        for other in self.spec.get("also_edit") or []:
+            # its line at the end: two stages that both do this change the same lines
+            path = os.path.join(self.cwd, other)
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(f"# {self.stage_id}: {self.stage.name}\n")
         env = dict(os.environ)
         env.update(
             {

@@ -29,10 +29,19 @@ def test_sample_plan_runs_to_completion_and_merges_every_stage(make_project: Mak
     assert not (project.root / ".worktrees").exists() or not os.listdir(project.root / ".worktrees")
     assert project.git("worktree", "list").count("\n") == 1
     assert (project.root / "CHANGELOG.md").exists()  # the user's checkout follows the merges
-    # counter crashes once and is retried; cli hands off once; the others run once
-    assert project.starts_of("counter") == 2
+    # counter crashes once and is retried; cli hands off once; tokenizer and counter both add
+    # their line to wordcount/__init__.py, so the second of them to merge conflicts and a resolver
+    # session keeps both lines; the others run once
+    conflicts = project.events("merge-conflict")
+    assert len(conflicts) == 1 and conflicts[0]["stage"] in ("tokenizer", "counter")
+    loser = conflicts[0]["stage"]
+    assert project.starts_of("counter") == 2 + (loser == "counter")
+    assert project.starts_of("tokenizer") == 1 + (loser == "tokenizer")
+    package = (project.root / "wordcount" / "__init__.py").read_text()
+    assert "# tokenizer: Tokenizer" in package and "# counter: Counter" in package
+    assert "<<<<<<<" not in package
     assert project.starts_of("cli") == 2
-    for stage_id in ("scaffold", "tokenizer", "docs", "release"):
+    for stage_id in ("scaffold", "docs", "release"):
         assert project.starts_of(stage_id) == 1
 
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from loom_tui.core.agents import Launch, LaunchContext
 from loom_tui.core.errors import LoomError, NotFound
 from loom_tui.core.git import MergeResult
+from loom_tui.core.merge_check import MergeCheck
 from loom_tui.core.model import SessionRecord, StageRecord
 from loom_tui.core.store import RecordCache, Store
 from loom_tui.core.tmux import PaneInfo, TmuxError, WindowSpec
@@ -234,6 +235,12 @@ class FakeRepo:
         self.merges.append(stage_id)
         self.boundary.after()
         return MergeResult("merged", commit=f"{len(self.merges):040x}")
+
+    def merge_check_needed(self, stage: StageRecord) -> bool:
+        return False  # the fake base never moves under a branch: see test_merge_check.py
+
+    def check_merge(self, store: Store, stage_id: str) -> MergeCheck:
+        return MergeCheck(True)
 
     def remove_worktree(self, stage_id: str) -> None:
         self.boundary.before()

@@ -103,3 +103,21 @@ def test_a_lock_held_just_now_may_be_a_live_gits_and_is_left_alone(tmp_path: Pat
     with pytest.raises(Exception, match=r"a\.lock"):
         repo.remove_worktree("a")
     assert lock.exists() and repo.cleared == []
+
+
+def test_a_stale_worktree_index_lock_named_by_no_path_is_removed(tmp_path: Path) -> None:
+    """libgit2's checkout says only "the index is locked": the stale lock of a worktree's index
+    (a loom killed while a merge check checked out) is found and removed all the same."""
+    root = make_repo(tmp_path / "repo")
+    path = git.ensure_worktree(str(root), "a", "main")
+    lock = root / ".git" / "worktrees" / "a" / "index.lock"
+    lock.write_text("")
+    old = time.time() - 60
+    os.utime(lock, (old, old))
+    error = pygit2.GitError(
+        "the index is locked; this might be due to a concurrent or crashed process"
+    )
+    assert git.clear_stale_lock(error, str(root)) == str(lock)
+    assert not lock.exists() and os.path.isdir(path)
+    lock.write_text("")  # a fresh one may be a live git's
+    assert git.clear_stale_lock(error, str(root)) is None and lock.exists()

@@ -15,6 +15,7 @@ pauses the whole run (`write_health`).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import traceback
@@ -94,6 +95,10 @@ class Executor:
         self.stages = StageSteps(store, panes, clock)
         self.supervision = SupervisionSteps(store, panes, clock)
         self.merges = MergeSteps(store, repo, base_branch, settings, clock)
+        #: merge checks under way, by stage (see `merge_check.py`)
+        self.checking: dict[str, asyncio.Task[None]] = {}
+        #: asks the scheduler for a pass (set by it): a check that ends is news
+        self.wake: Callable[[], None] = lambda: None
         self.starter = Starter(
             store,
             panes,
@@ -147,8 +152,29 @@ class Executor:
                         self.failures.pop(stage_id, None)
                     emit(self._cleared())
                 continue
+            if isinstance(command, Merge) and command.stage in self.checking:
+                continue  # its merged result is being checked
             emit(await self._run(command, world))
             emit(self._cleared())
+            self._start_checks(emit)
+
+    def _start_checks(self, emit: Emit) -> None:
+        """Run the merge checks the merges asked for, each beside the passes: a stage's gates may
+        take minutes, and every other stage goes on meanwhile."""
+        wanted, self.merges.checks_wanted = self.merges.checks_wanted, set()
+        for stage_id in wanted:
+            if stage_id not in self.checking:
+                self.checking[stage_id] = asyncio.create_task(self._check(stage_id, emit))
+
+    async def _check(self, stage_id: str, emit: Emit) -> None:
+        try:
+            events: list[Event] = await self.io(self.merges.check, stage_id)
+        except Exception as exc:
+            events = self._failed(Merge(stage=stage_id), exc)
+        finally:
+            self.checking.pop(stage_id, None)
+        emit(events)
+        self.wake()
 
     def _cleared(self) -> list[Event]:
         """Say which stale git locks were removed (left by a process killed mid-write)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from loom_tui.core import merge_check
 from loom_tui.core.engine.commands import (
     Merge,
     RemoveWorktree,
@@ -14,7 +15,14 @@ from loom_tui.core.engine.commands import (
 from loom_tui.core.engine.ports import Repository
 from loom_tui.core.engine.records import change_stage
 from loom_tui.core.engine.world import Settings, World
-from loom_tui.core.events import Event, MergeConflict, MergeDone, MergeWaiting, StageStatusChanged
+from loom_tui.core.events import (
+    Event,
+    MergeChecked,
+    MergeConflict,
+    MergeDone,
+    MergeWaiting,
+    StageStatusChanged,
+)
 from loom_tui.core.model import ACTIVE, StageRecord, Status
 from loom_tui.core.store import Store
 
@@ -37,12 +45,18 @@ class MergeSteps:
         self.merge_waits: dict[str, float] = {}
         #: the last "merge waits" message of each stage (said once, not on every attempt)
         self._merge_notes: dict[str, str] = {}
+        #: stages whose merged result must be checked first (the executor runs those checks
+        #: beside the passes, as they may take minutes; see `merge_check.py`)
+        self.checks_wanted: set[str] = set()
 
     def merge(self, cmd: Merge, world: World) -> list[Event]:
         """Merge (git), then record it.  Killed between: the branch is already in the base, and
         the next merge finds nothing to merge and records the stage merged."""
         stage = world.stages[cmd.stage]
         if stage.status is not Status.COMPLETED or stage.merged:
+            return []
+        if self.repo.merge_check_needed(stage):
+            self.checks_wanted.add(cmd.stage)
             return []
         result = self.repo.merge(cmd.stage)
         if result.status == "waiting":
@@ -89,6 +103,27 @@ class MergeSteps:
         if change_stage(self.store, cmd.stage, merged) is None:
             return []
         return [MergeDone(stage=cmd.stage, commit=result.commit, base=self.base)]
+
+    def check(self, stage_id: str) -> list[Event]:
+        """Run the merge check of a stage (in a thread, beside the passes); a result that fails
+        sends the stage to merge-conflict, for a resolver session or a person."""
+        result = self.repo.check_merge(self.store, stage_id)
+        message = result.describe(stage_id, self.base)
+        if result.passed:
+            return [MergeChecked(stage=stage_id, passed=True, message=message)]
+        if not merge_check.record_failure(self.store, stage_id, result, self.base):
+            return []
+        events: list[Event] = [
+            MergeChecked(stage=stage_id, passed=False, message=message),
+            StageStatusChanged(
+                stage=stage_id, old="completed", new="merge-conflict", reason=message
+            ),
+        ]
+        if result.conflicts:
+            events.append(
+                MergeConflict(stage=stage_id, files=tuple(result.conflicts), base=self.base)
+            )
+        return events
 
     def remove_worktree(self, cmd: RemoveWorktree, world: World) -> list[Event]:
         """Remove the worktree and branch, then forget them (killed between: removed again)."""

@@ -8,9 +8,12 @@ import os
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from loom_tui.core import git
+from loom_tui.core import git, merge_check
 from loom_tui.core.fsutil import FileLock, write_boundary
 from loom_tui.core.git import MergeResult
+from loom_tui.core.merge_check import MergeCheck
+from loom_tui.core.model import StageRecord
+from loom_tui.core.store import Store
 from loom_tui.core.tmux import PaneInfo, TmuxError, WindowSpec
 
 T = TypeVar("T")
@@ -46,6 +49,10 @@ class Repository(Protocol):
 
     def merge(self, stage_id: str) -> MergeResult: ...
 
+    def merge_check_needed(self, stage: StageRecord) -> bool: ...
+
+    def check_merge(self, store: Store, stage_id: str) -> MergeCheck: ...
+
     def remove_worktree(self, stage_id: str) -> None: ...
 
 
@@ -68,6 +75,16 @@ class GitRepository:
     def merge(self, stage_id: str) -> MergeResult:
         with FileLock(self._merge_lock):
             result = self._git(git.merge_stage, self.root, stage_id, self.base)
+        write_boundary()
+        return result
+
+    def merge_check_needed(self, stage: StageRecord) -> bool:
+        return self._git(merge_check.needed, self.root, stage, self.base)
+
+    def check_merge(self, store: Store, stage_id: str) -> MergeCheck:
+        """Merge the base into the stage's branch and run its gates there (minutes, maybe): not
+        under the merge lock, which would hold every other merge back meanwhile."""
+        result = self._git(merge_check.run, store, stage_id, self.base)
         write_boundary()
         return result
 

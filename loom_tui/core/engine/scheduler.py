@@ -170,6 +170,7 @@ class Scheduler:
             io=self._io,
             clock=clock,
         )
+        self.executor.wake = self.wake
         self.state = "idle"
         self._state_before_pause = "running"
         self.finished: PlanFinished | None = None
@@ -288,6 +289,8 @@ class Scheduler:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watcher
+            for check in list(self.executor.checking.values()):
+                check.cancel()  # its stage stays pending: the next scheduler checks it again
             if self.options.exit_when_done and self.finished is not None:
                 await self._end_idle_server()
             self._set_state("stopped")
