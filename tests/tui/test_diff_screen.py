@@ -132,6 +132,14 @@ def diff_project(tui_project: TuiProject) -> TuiProject:
 # Helpers
 
 
+async def workers_done(app: LoomApp) -> None:
+    """Wait for the workers that end (the diff's, the snapshot's): not the one that follows
+    other processes' changes (group "watch"), which runs until the app ends."""
+    busy = [w for w in app.workers if w.group != "watch"]
+    if busy:  # (an empty list would mean "every worker")
+        await app.workers.wait_for_complete(busy)
+
+
 def screen_text(app: LoomApp) -> str:
     strips = app.screen._compositor.render_strips()
     return "\n".join("".join(segment.text for segment in strip) for strip in strips)
@@ -152,14 +160,14 @@ async def diff_shown(pilot: Pilot[Any]) -> DiffScreen:
     screen = app.screen
     assert isinstance(screen, DiffScreen)
     await wait_for(pilot, lambda: screen.diff is not None or screen.error is not None, "a diff")
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     await pilot.pause()
     return screen
 
 
 async def open_diff(app: LoomApp, pilot: Pilot[Any], stage_id: str = "tokenizer") -> DiffScreen:
     await wait_for(pilot, lambda: app.snapshot is not None, "the first snapshot")
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     assert isinstance(app.screen, MainScreen)
     app.screen.select(stage_id)
     await pilot.pause()
@@ -245,7 +253,7 @@ async def test_a_stage_without_a_branch_says_so_until_it_has_one(
         (wt / "RELEASE.md").write_text("v1\n")
         screen.refresh_diff()
         await wait_for(pilot, lambda: bool(screen._entries), "the new branch's diff")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert selected(screen) == "w:RELEASE.md"
         assert "0 commits · 0 files +0 −0 · 1 uncommitted" in screen_text(app)
@@ -308,18 +316,18 @@ async def test_j_k_and_the_arrows_move_between_files(
         screen = await open_diff(app, pilot)
         assert selected(screen) == "c:README.md"
         await pilot.press(down, down)
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert selected(screen) == "c:tests/test_tokenize.py"
         assert body(screen)[0] == "added tests/test_tokenize.py  +57 −0"
         await pilot.press(up)
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert selected(screen) == "c:docs/logo.png"
         assert body(screen) == ["added docs/logo.png", "binary file: its content is not shown"]
         for _ in range(10):  # past the end: it stays on the last file
             await pilot.press(down)
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert selected(screen) == "w:wordcount/tokenize.py"
         assert '-WORD = re.compile(r"[a-z0-9\']+")' in body(screen)
@@ -334,7 +342,7 @@ async def test_space_and_pgdn_scroll_the_diff(
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_diff(app, pilot)
         await pilot.press("j", "j")  # tests/test_tokenize.py: longer than the view
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         view = screen.query_one(DiffView)
         assert view.max_scroll_y > 0
@@ -347,9 +355,9 @@ async def test_space_and_pgdn_scroll_the_diff(
         await pilot.pause()
         assert view.scroll_y < first
         await pilot.press("j")  # another file starts at its top
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.press("k", down, "end")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert view.scroll_y == view.max_scroll_y
         await pilot.press("home")
@@ -364,7 +372,7 @@ async def test_left_and_right_scroll_a_wide_diff_sideways(
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_diff(app, pilot)
         await pilot.press("j", "j", "j", "j")  # wordcount/tokenize.py: a long docstring line
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         view = screen.query_one(DiffView)
         assert view.max_scroll_x > 0
@@ -384,13 +392,13 @@ async def test_w_hides_and_shows_the_uncommitted_changes(
         screen = await open_diff(app, pilot)
         assert [s for s, _ in screen._entries].count("w") == 2
         await pilot.press("w")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert [s for s, _ in screen._entries].count("w") == 0
         assert "uncommitted hidden (w)" in screen_text(app)
         assert "NOTES.md" not in screen_text(app)
         await pilot.press("w")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert [s for s, _ in screen._entries].count("w") == 2
         assert "NOTES.md" in screen_text(app)
@@ -454,13 +462,13 @@ async def test_new_work_in_the_worktree_shows_on_the_next_refresh(
         screen = await open_diff(app, pilot)
         before = screen.diff
         screen.refresh_diff()  # nothing changed: the same diff is kept, nothing is redrawn
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert screen.diff is before
         (diff_project.root / ".worktrees" / "tokenizer" / "CHANGELOG.md").write_text("- words\n")
         screen.refresh_diff()
         await wait_for(pilot, lambda: screen.diff is not before, "the new diff")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert "CHANGELOG.md" in [c.path for s, c in screen._entries if s == "w"]
         assert "3 uncommitted" in screen_text(app)
@@ -474,7 +482,7 @@ async def test_the_selected_file_stays_selected_and_scrolled_across_a_refresh(
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_diff(app, pilot)
         await pilot.press("j", "j", "space")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         view = screen.query_one(DiffView)
         scrolled = view.scroll_y
@@ -483,7 +491,7 @@ async def test_the_selected_file_stays_selected_and_scrolled_across_a_refresh(
         before = screen.diff
         screen.refresh_diff()
         await wait_for(pilot, lambda: screen.diff is not before, "the new diff")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert selected(screen) == "c:tests/test_tokenize.py"
         assert view.scroll_y == scrolled
@@ -533,7 +541,7 @@ def after_d(stage_id: str = "tokenizer") -> Callable[[Pilot[Any]], Awaitable[Non
         assert isinstance(app, LoomApp)
         await open_diff(app, pilot, stage_id)
         await pilot.press("j", "j", "j", "j")  # wordcount/tokenize.py: highlighted Python
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
 
     return run_before
