@@ -1188,7 +1188,7 @@ def test_unknown_stage_key_without_a_close_one_lists_the_allowed_keys() -> None:
     line, loc, message = one_problem(stage_md("color: red"))
     assert (line, loc) == (NEXT, "stages[0].color")
     assert message.startswith("unknown key 'color' (allowed: id, name, description, dependencies")
-    assert message.endswith("sandbox, sim, or one of the original loom's keys)")
+    assert message.endswith("sandbox, sim, reasoning_effort, or one of the original loom's keys)")
     assert "parallel_group" not in message  # no effect here: not listed, still suggested
 
 
