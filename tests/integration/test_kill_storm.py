@@ -291,7 +291,10 @@ def test_kill_storm_loses_nothing_and_starts_nothing_twice(make_project: MakePro
         f"storm: {kills} kills in {storm:.1f} s, {landed} in a running scheduler; "
         f"finished during the storm: {finished_early}; after it: {progress}"
     )
-    assert landed >= 30, f"only {landed} of {kills} kills hit a scheduler that had started"
+    # a plan may finish under fire before the 30th kill lands (a runner gets further on a quiet
+    # machine); the storm has then still been through every step of it
+    enough = 20 if finished_early else 30
+    assert landed >= enough, f"only {landed} of {kills} kills hit a scheduler that had started"
     assert final.returncode == 0, final.stdout + final.stderr + "\n" + describe(project)
     assert_run_invariants(project, STORM_IDS, STORM_STARTS)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -243,14 +244,17 @@ def test_clean_removes_the_leftovers_of_a_finished_run(make_project: MakeProject
     assert all(p.is_file() for p in leftovers)
 
     dry = ok(project.loom("clean", "--dry-run"))
-    assert "would remove 5 files of 2 ended sessions" in dry.stdout
+    # the settings, signal and exit files of the ended sessions (the second's exit file too,
+    # when its pane's wrapper wrote it after the session was recorded ended)
+    removed = re.search(r"would remove (\d+) files of 2 ended sessions", dry.stdout)
+    assert removed is not None and int(removed.group(1)) in (5, 6), dry.stdout
     assert "would stop the private tmux server" in dry.stdout
     assert all(p.is_file() for p in leftovers) and project.tmux().alive()
 
     proc = ok(project.loom("clean"))
     assert lines(proc) == [
         f"removed 1 stale temporary file: {stale.relative_to(project.root)}",
-        "removed 5 files of 2 ended sessions (settings, exit and signal files)",
+        f"removed {removed.group(1)} files of 2 ended sessions (settings, exit and signal files)",
         "removed 2 empty pulse files",
         f"stopped the private tmux server {project.tmux().socket_name} (no session was live)",
     ]
