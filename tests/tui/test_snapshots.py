@@ -55,6 +55,18 @@ async def _ready(pilot: Pilot[Any]) -> None:
         await pilot.pause(0.05)
     await _workers_done(app)
     await pilot.pause()
+    await _built(pilot)
+
+
+async def _built(pilot: Pilot[Any]) -> None:
+    """No snapshot build waiting (builds are spaced out: `LoomApp._schedule_build`), so that what
+    is drawn is what the records say now, not what they said a moment ago."""
+    deadline = time.monotonic() + 20
+    while getattr(pilot.app, "_build_pending", False):
+        assert time.monotonic() < deadline, "a snapshot build never ran"
+        await pilot.pause(0.05)
+    await _workers_done(pilot.app)
+    await pilot.pause()
 
 
 async def _workers_done(app: Any) -> None:
@@ -74,6 +86,7 @@ def after(*keys: str, screen: type | None = None) -> Callable[[Pilot[Any]], Awai
             await pilot.pause()
         await _workers_done(pilot.app)
         await pilot.pause()
+        await _built(pilot)
         if screen is not None:
             assert isinstance(pilot.app.screen, screen), pilot.app.screen
 
