@@ -21,13 +21,7 @@ def render_resolver_signal(
         return _failed_check_signal(stage, session, base_branch, worktree)
     files = stage.conflict_files or ["(the files `git merge` reports)"]
     lines = [
-        f"# Signal: stage `{stage.id}` — {stage.name} (merge-conflict resolver)",
-        "",
-        f"Session `{session.id}`, generation {session.generation}, resolver attempt "
-        f"{stage.resolver_attempts}.",
-        "",
-        RESOLVER_HEADING,
-        "",
+        *_head(stage, session),
         f"This stage's work is done and committed on `loom/{stage.id}`, but the base branch "
         f"`{base_branch}` has moved since (other stages were merged), and merging the stage into "
         "it conflicts. loom has not touched the base branch. In the worktree "
@@ -43,13 +37,6 @@ def render_resolver_signal(
         "4. Commit the merge (`git commit --no-edit` after `git add` of the resolved files).",
         f"5. Run `loom merge {stage.id}`: it runs the acceptance, completes the stage and merges "
         f"it into `{base_branch}`. If it reports a new conflict, go back to step 1.",
-        "",
-        "## The stage's assignment (for what it meant)",
-        "",
-        stage.description.strip() or "(no description)",
-        "",
-        "## Acceptance criteria",
-        "",
     ]
     return "\n".join(lines + _tail(stage, base_branch))
 
@@ -62,13 +49,7 @@ def _failed_check_signal(
     from loom_tui.core.signals import last_acceptance_failure
 
     lines = [
-        f"# Signal: stage `{stage.id}` — {stage.name} (merge-conflict resolver)",
-        "",
-        f"Session `{session.id}`, generation {session.generation}, resolver attempt "
-        f"{stage.resolver_attempts}.",
-        "",
-        RESOLVER_HEADING,
-        "",
+        *_head(stage, session),
         f"This stage's work is done on `loom/{stage.id}`, but the base branch `{base_branch}` "
         "has moved since (other stages were merged). loom merged it into your branch without a "
         "textual conflict, and the merged result fails the stage's checks (below): this stage's "
@@ -83,6 +64,25 @@ def _failed_check_signal(
         f"5. Run `loom merge {stage.id}`: it runs the checks, completes the stage and merges "
         f"it into `{base_branch}`.",
         *last_acceptance_failure(stage),
+    ]
+    return "\n".join(lines + _tail(stage, base_branch))
+
+
+def _head(stage: StageRecord, session: SessionRecord) -> list[str]:
+    return [
+        f"# Signal: stage `{stage.id}` — {stage.name} (merge-conflict resolver)",
+        "",
+        f"Session `{session.id}`, generation {session.generation}, resolver attempt "
+        f"{stage.resolver_attempts}.",
+        "",
+        RESOLVER_HEADING,
+        "",
+    ]
+
+
+def _tail(stage: StageRecord, base_branch: str) -> list[str]:
+    """The stage's assignment (for what it meant), its acceptance, notes and commands."""
+    lines = [
         "",
         "## The stage's assignment (for what it meant)",
         "",
@@ -91,11 +91,6 @@ def _failed_check_signal(
         "## Acceptance criteria",
         "",
     ]
-    return "\n".join(lines + _tail(stage, base_branch))
-
-
-def _tail(stage: StageRecord, base_branch: str) -> list[str]:
-    lines: list[str] = []
     if stage.acceptance:
         lines.extend(f"- `{cmd}`" for cmd in stage.acceptance)
     else:

@@ -9,9 +9,7 @@ import os
 import time
 
 from loom_tui.core.fsutil import FileLock
-
-#: `model.ACTIVE`, as values (this module is on `loom status`'s path, which avoids the model).
-ACTIVE_VALUES = frozenset({"executing", "needs-handoff", "waiting-for-input"})
+from loom_tui.core.status import ACTIVE_VALUES  # (on `loom status`'s path: not the model)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
