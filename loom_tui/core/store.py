@@ -355,12 +355,13 @@ class Store:
             self.on_write(path, text, record)
 
     def update_session(
-        self, session_id: str, change: Callable[[SessionRecord], None]
+        self, session_id: str, change: Callable[[SessionRecord], None], *, durable: bool = True
     ) -> SessionRecord:
+        """Change one session record under the lock (see `atomic_write` for ``durable``)."""
         with self.lock():
             record = self.read_session(session_id)
             change(record)
-            self.write_session(record)
+            self.write_session(record, durable=durable)
         return record
 
     # signals, handoffs, memory ----------------------------------------------------------------

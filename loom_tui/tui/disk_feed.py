@@ -2,8 +2,8 @@
 
 The CLI, the agents' `loom stage …` commands and another loom write stage records and append to
 `events.jsonl`; the scheduler in this process is told nothing of that.  `DiskFeed` watches the
-stage and session folders (inotify through watchfiles, not recursive), skips the files this
-process wrote itself (by inode, see `LiveRecords.is_own_write`) and re-reads only the changed
+stage and session folders (inotify on the event loop, `core.dirwatch`; not recursive), skips the
+files this process wrote itself (by inode, see `LiveRecords.is_own_write`) and re-reads the changed
 records; the event log is looked at once a second and only its new lines are read, skipping this
 process's own lines unparsed.  What it finds goes to the app as
 messages: `RecordWritten`, `RecordGone` and `EventsRead`.
@@ -130,8 +130,9 @@ class DiskFeed:
 
     async def run(self) -> None:
         """Watch the stage and session folders; this process's own writes are left out by the
-        filter (one `stat`), so that they wake nothing."""
-        from watchfiles import awatch
+        filter (one `stat`), so that they wake nothing.  After the kernel's queue overflowed,
+        every record in the folders is read again."""
+        from loom_tui.core.dirwatch import OVERFLOW, watch_folders
 
         store = self.records.store
         folders = [store.stages_dir, store.sessions_dir]
@@ -139,7 +140,7 @@ class DiskFeed:
             os.makedirs(folder, exist_ok=True)
         wanted = set(folders)
 
-        def relevant(_change: object, path: str) -> bool:
+        def relevant(_kind: str, path: str) -> bool:
             name = os.path.basename(path)
             return (
                 name.endswith(".md")
@@ -148,9 +149,18 @@ class DiskFeed:
                 and not self.records.is_own_write(path)
             )
 
-        async for changes in awatch(
-            *folders, watch_filter=relevant, debounce=100, step=50, recursive=False
-        ):
-            paths = {path for _change, path in changes}
+        async for changes in watch_folders(folders, relevant):
+            paths = {path for kind, path in changes if kind != OVERFLOW}
+            for kind, folder in changes:
+                if kind == OVERFLOW:
+                    paths.update(_records_in(folder))
             for message in await asyncio.to_thread(self._read, paths):
                 self.app.post_message(message)
+
+
+def _records_in(folder: str) -> list[str]:
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return [os.path.join(folder, n) for n in names if n.endswith(".md") and not n.startswith(".")]

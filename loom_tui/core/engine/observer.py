@@ -5,6 +5,9 @@ transcripts (through `SessionMonitor`), and, when the hooks have been silent a w
 text.  State changes, and any reading at or over the stage's budget, are written to the session
 record at once, because `decide` acts on them; routine gauge figures (tokens, cost) are written at
 most once a second per session, since hooks report them on every tool call of every agent.
+Those routine writes skip the fsyncs (`atomic_write`'s ``durable=False``): a gauge matters only
+while its session runs, and a power cut that could lose one ends the session too.  The statusLine
+flag is rewritten only when its text changes.
 
 Blocking (file reads, a tmux capture): the scheduler runs `observe` in a thread.
 """
@@ -28,11 +31,26 @@ from loom_tui.core.session_monitor import SessionMonitor, Update, state_from_pan
 from loom_tui.core.store import Store
 
 #: A gauge that moved by GAUGE_STEP points or more is written within GAUGE_FLUSH seconds; other
-#: figures (tokens and cost only) every GAUGE_MINOR_FLUSH seconds.
+#: figures (tokens below half a point, and cost) GAUGE_MINOR_FLUSH seconds after the session's
+#: last write at the latest.  Each session keeps its own clock, so that 20 agents' routine writes
+#: are spread out rather than made together.
 GAUGE_FLUSH = 1.0
 GAUGE_STEP = 0.5
-GAUGE_MINOR_FLUSH = 5.0
+GAUGE_MINOR_FLUSH = 15.0
 PANE_TEXT_LINES = 30
+#: The record fields a routine gauge write changes (see the module's docstring).
+GAUGE_FIELDS = frozenset(
+    {
+        "context_percent",
+        "context_tokens",
+        "context_window",
+        "context_source",
+        "context_at",
+        "cost_usd",
+        "input_tokens",
+        "output_tokens",
+    }
+)
 
 
 class SessionObserver:
@@ -46,9 +64,12 @@ class SessionObserver:
         #: gauge figures read but not written yet, by session id
         self._pending: dict[str, dict[str, object]] = {}
         self._flush_at = 0.0
-        self._minor_at = 0.0
+        #: when each session's gauge figures were last written, by session id
+        self._written_at: dict[str, float] = {}
         #: the newest sign of each live session's activity, by session id (see `World.activity`)
         self.activity: dict[str, float] = {}
+        #: what each session's flag files say now: (statusLine text, near the budget)
+        self._flags: dict[str, tuple[str, bool]] = {}
 
     def observe(
         self,
@@ -61,6 +82,7 @@ class SessionObserver:
         now = self.clock()
         events: list[Event] = []
         flushed = False
+        next_look: float | None = None  # when figures that wait are next due
         stage_gauges: dict[str, tuple[str, float]] = {}
         self.activity = {s.id: self._activity(s, panes.get(s.id)) for s in sessions}
         for listed in sessions:
@@ -95,15 +117,23 @@ class SessionObserver:
             shown = session.context_percent if session.context_percent is not None else -100.0
             percent = gauge.get("context_percent", shown)
             moved = isinstance(percent, int | float) and abs(percent - shown) >= GAUGE_STEP
+            written_at = self._written_at.setdefault(session.id, now - GAUGE_MINOR_FLUSH)
             due = (moved and now - self._flush_at >= GAUGE_FLUSH) or (
-                now - self._minor_at >= GAUGE_MINOR_FLUSH
+                now - written_at >= GAUGE_MINOR_FLUSH
             )
             if gauge and (changes or over or due):
                 changes.update(gauge)
                 gauge.clear()
                 flushed = True
+                self._written_at[session.id] = now
+            elif gauge:
+                wait = written_at + GAUGE_MINOR_FLUSH
+                if moved:
+                    wait = min(wait, self._flush_at + GAUGE_FLUSH)
+                next_look = wait if next_look is None else min(next_look, wait)
             if changes:
-                session = self.store.update_session(session.id, _setter(changes))
+                durable = not changes.keys() <= GAUGE_FIELDS
+                session = self.store.update_session(session.id, _setter(changes), durable=durable)
                 if "context_percent" in changes or "cost_usd" in changes:
                     self._write_flags(session, budget)
             if "context_tokens" in changes:
@@ -130,10 +160,7 @@ class SessionObserver:
             self._write_stage_gauges(stage_gauges)
         if flushed:
             self._flush_at = now
-        if now - self._minor_at >= GAUGE_MINOR_FLUSH:
-            self._minor_at = now
-        waiting = any(self._pending.values())
-        return events, (max(now + 0.05, self._minor_at + GAUGE_MINOR_FLUSH) if waiting else None)
+        return events, (max(now + 0.05, next_look) if next_look is not None else None)
 
     def _activity(self, session: SessionRecord, pane: PaneView | None) -> float:
         """When the session last showed a sign of life: its hook log or transcript was written,
@@ -155,20 +182,21 @@ class SessionObserver:
         is near the budget (then each statusLine call wakes the scheduler).  A failed write
         costs only a staler statusLine, never the session."""
         percent = session.context_percent
+        text = status_text(session.stage_id, budget, percent, session.cost_usd)
+        near = percent is not None and context.level(percent, budget) in ("yellow", "red")
+        if self._flags.get(session.id) == (text, near):
+            return
         try:
-            set_flag(
-                self.store.work_dir,
-                session.id,
-                "status",
-                status_text(session.stage_id, budget, percent, session.cost_usd),
-            )
-            if percent is not None and context.level(percent, budget) in ("yellow", "red"):
+            set_flag(self.store.work_dir, session.id, "status", text)
+            if near:
                 if not has_flag(self.store.work_dir, session.id, "near"):
                     set_flag(self.store.work_dir, session.id, "near", f"{budget}")
             else:
                 clear_flag(self.store.work_dir, session.id, "near")
         except Exception:
-            pass
+            self._flags.pop(session.id, None)  # written again at the next change
+        else:
+            self._flags[session.id] = (text, near)
 
     def _write_stage_gauges(self, gauges: dict[str, tuple[str, float]]) -> None:
         def change(record: StageRecord, _fresh: dict[str, StageRecord]) -> bool:
@@ -186,6 +214,8 @@ class SessionObserver:
         update = self.monitor.poll(session)
         gauge = self._gather(session, update, self.clock())
         self._pending.pop(session.id, None)
+        self._flags.pop(session.id, None)
+        self._written_at.pop(session.id, None)
         self.monitor.forget(session.id)
         return dict(gauge)
 

@@ -15,7 +15,7 @@ stage whose write failed: no pass is made (so nothing starts) until a probe writ
 which is said once each way (`write_health`).  Stage records that cannot be read are quarantined:
 each blocks its own stage only (`quarantine`).
 
-A pass runs when something changes — `.work/` is watched through inotify (watchfiles), so a
+A pass runs when something changes — `.work/` is watched through inotify (`dirwatch`), so a
 `loom stage complete` or an agent's exit is seen within milliseconds — when a deadline that `decide`
 named comes (a retry, a handoff timeout), and at least once per tick.  Nothing blocks the event
 loop: git, tmux and file writes run in threads.
@@ -552,38 +552,29 @@ class Scheduler:
     WATCHED = ("stages", "sessions", "handoffs", "pulse")
 
     async def _watch(self) -> None:
-        """Wake a pass whenever a file that matters changes under `.work/`."""
-        import anyio
-        from watchfiles import awatch
+        """Wake a pass whenever a file that matters changes under `.work/` (inotify on the event
+        loop, see `dirwatch`: the process sleeps until the kernel reports a change)."""
+        from loom_tui.core.dirwatch import DELETED, watch_folders
 
-        self._watch_stop = anyio.Event()
+        self._watch_stop = asyncio.Event()
         work = self.store.work_dir
         folders = [os.path.join(work, name) for name in self.WATCHED]
         for folder in folders:
             os.makedirs(folder, exist_ok=True)
 
-        def relevant(_change: object, path: str) -> bool:
+        def relevant(kind: str, path: str) -> bool:
             name = os.path.basename(path)
             if name.endswith((".tmp", ".lock")) or name.startswith("."):
                 return False
             folder = os.path.basename(os.path.dirname(path))
             if folder == "sessions":
                 # session records are the scheduler's own; an exit file means an agent ended
-                return name.endswith(".exit")
+                return name.endswith(".exit") and kind != DELETED
             return folder in self.WATCHED and not self._is_own_write(path)
 
         try:
-            # `step` is how long the watcher waits for a burst of changes to settle (and how
-            # often its thread wakes while waiting): 10 ms keeps reactions quick and idle cheap.
-            async for changes in awatch(
-                *folders,
-                watch_filter=relevant,
-                debounce=200,
-                step=10,
-                stop_event=self._watch_stop,
-                recursive=False,
-            ):
-                if any(path.endswith(".exit") for _change, path in changes):
+            async for changes in watch_folders(folders, relevant, self._watch_stop):
+                if any(path.endswith(".exit") for _kind, path in changes):
                     self.book.stale = True
                 self.wake()
         except Exception as exc:  # without inotify the tick still drives the scheduler
