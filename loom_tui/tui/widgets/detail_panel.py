@@ -14,7 +14,7 @@ from rich.console import Group, RenderableType
 from rich.rule import Rule
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -92,7 +92,10 @@ class DetailPanel(ScrollView, can_focus=False):
         #: the full screen (`enter`) says more than the side panel: which hook decided, etc.
         self.verbose = verbose
         self._strips: list[Strip] = []
-        self._renderable: RenderableType = Text("")
+        #: what the body shows, in sections (head, pane preview, tail), and each laid out in lines
+        self._sections: list[RenderableType] = []
+        self._section_strips: list[list[Strip] | None] = []
+        self._laid_width = 0
         self._snapshot: Snapshot | None = None
         self._stage_id: str | None = None
         self._pane: list[str] = []
@@ -122,48 +125,76 @@ class DetailPanel(ScrollView, can_focus=False):
         super().notify_style_update()
         self._style_cache.clear()
         self._shown = None
+        self._section_strips = [None] * len(self._sections)
 
     def _render_body(self) -> None:
         snap = self._snapshot
         stage = snap.stage(self._stage_id) if snap else None
         if snap is None or stage is None:
-            self._set_body(Text("No stage selected.", self._styles()["detail--muted"]))
-            self.border_title = "stage"
+            self._set_sections([Text("No stage selected.", self._styles()["detail--muted"])])
+            self._title("stage")
             self._shown = None
             return
-        self.border_title = stage.id
+        self._title(stage.id)
         # what the body shows; records come from the store's cache, unchanged ones identical
-        key = (
-            stage,
-            tuple(snap.sessions_of(stage.id)),
-            snap.handoffs.get(stage.id),
-            tuple(self._pane),
-        )
+        records = (stage, tuple(snap.sessions_of(stage.id)), snap.handoffs.get(stage.id))
+        key = (records, tuple(self._pane))
         if key == self._shown:
             return
+        only_pane = self._shown is not None and self._shown[0] == records
         self._shown = key
-        self._set_body(self.render_stage(snap, stage, self._styles()))
+        self._set_sections(self.render_sections(snap, stage, self._styles()), only_pane=only_pane)
+
+    def _title(self, title: str) -> None:
+        """Set the border's title only when it changes: setting it redraws the whole panel."""
+        if self.border_title != title:
+            self.border_title = title
 
     # Rendered once per change into lines (the line API): updating a widget's content otherwise
-    # re-lays out the whole screen, and this panel changes with every gauge reading.
-    def _set_body(self, renderable: RenderableType) -> None:
-        self._renderable = renderable
+    # re-lays out the whole screen, and this panel changes with every gauge reading.  The pane
+    # preview is its own section: it changes every couple of seconds while an agent works, and
+    # only its lines are laid out and drawn again then.
+    def _set_sections(self, sections: list[RenderableType], *, only_pane: bool = False) -> None:
+        self._sections = sections
+        if only_pane and len(self._section_strips) == len(sections) == 3:
+            self._section_strips[1] = None
+        else:
+            self._section_strips = [None] * len(sections)
         self._layout_lines()
 
     def _layout_lines(self) -> None:
         width = self.scrollable_content_region.width
         if width <= 0:
             return
+        if width != self._laid_width:
+            self._laid_width = width
+            self._section_strips = [None] * len(self._sections)
         console = self.app.console
         options = console.options.update(width=width, height=None, highlight=False)
-        lines = console.render_lines(self._renderable, options, pad=False, new_lines=False)
         # under the widget's own style: unstyled text (the description) has no colours of its own
         base = self.rich_style
-        self._strips = [Strip(line).apply_style(base).simplify() for line in lines]
-        size = Size(width, len(self._strips))
-        if size != self.virtual_size:
+        before = self._strips
+        strips: list[Strip] = []
+        for index, section in enumerate(self._sections):
+            laid = self._section_strips[index]
+            if laid is None:
+                lines = console.render_lines(section, options, pad=False, new_lines=False)
+                laid = [Strip(line).apply_style(base).simplify() for line in lines]
+                self._section_strips[index] = laid
+            strips.extend(laid)
+        self._strips = strips
+        size = Size(width, len(strips))
+        if size != self.virtual_size or len(before) != len(strips):
             self.virtual_size = size
-        self.refresh()
+            self.refresh()
+            return
+        # only the lines that changed are drawn again
+        scroll_y = int(self.scroll_offset.y)
+        height = self.scrollable_content_region.height
+        for index, strip in enumerate(strips):
+            y = index - scroll_y
+            if 0 <= y < height and strip != before[index]:
+                self.refresh(Region(0, y, width, 1))
 
     def on_resize(self) -> None:
         self._layout_lines()
@@ -179,6 +210,12 @@ class DetailPanel(ScrollView, can_focus=False):
     def render_stage(
         self, snap: Snapshot, stage: StageRecord, styles: dict[str, Style]
     ) -> RenderableType:
+        return Group(*self.render_sections(snap, stage, styles))
+
+    def render_sections(
+        self, snap: Snapshot, stage: StageRecord, styles: dict[str, Style]
+    ) -> list[RenderableType]:
+        """The body in three sections: the stage, its pane's lines, when it started."""
         label, muted = styles["detail--label"], styles["detail--muted"]
         parts: list[RenderableType] = []
         parts.append(Text(one_line(stage.name), styles["detail--title"]))
@@ -291,10 +328,11 @@ class DetailPanel(ScrollView, can_focus=False):
         pane = self._pane or (session.last_lines if session else [])
         if not pane and sessions:
             pane = sessions[-1].last_lines
+        preview: list[RenderableType] = []
         if pane:
             heading = "pane (live)" if session is not None and session.live else "pane (last lines)"
-            parts.append(Rule(heading, align="left", style=label, characters="─"))
-            parts.append(
+            preview.append(Rule(heading, align="left", style=label, characters="─"))
+            preview.append(
                 Text(
                     "\n".join(one_line(line) for line in pane[-14:]),
                     styles["detail--pane"],
@@ -302,7 +340,8 @@ class DetailPanel(ScrollView, can_focus=False):
                     overflow="ellipsis",
                 )
             )
+        tail: list[RenderableType] = []
         if stage.started_at:
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(stage.started_at))
-            parts.append(Text(f"started {started}", muted))
-        return Group(*parts)
+            tail.append(Text(f"started {started}", muted))
+        return [Group(*parts), Group(*preview), Group(*tail)]
