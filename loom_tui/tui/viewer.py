@@ -126,6 +126,7 @@ class ViewerMixin:
                     f"the scheduler (pid {was}) has stopped: press {TAKE_OVER_KEY} to take over",
                     severity="warning",
                     timeout=10,
+                    attention=True,
                 )
                 app.bell()
         else:

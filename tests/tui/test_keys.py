@@ -53,8 +53,8 @@ def screen_text(app: App[Any]) -> str:
 
 
 def notices(app: App[Any]) -> list[str]:
-    """The messages of the notifications posted so far (run_test does not draw the toasts)."""
-    return [n.message for n in app._notifications]
+    """The notices said so far, on a bar or in a toast (`LoomApp.said`)."""
+    return list(app.said)  # type: ignore[attr-defined]
 
 
 async def settle(app: App[Any], pilot: Pilot[Any]) -> None:

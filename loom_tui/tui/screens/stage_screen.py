@@ -9,7 +9,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from loom_tui.tui.screens.with_bar import NO_TOASTS_CSS, BarScreenMixin
 from loom_tui.tui.snapshot import Snapshot
+from loom_tui.tui.widgets.attention_bar import AttentionBar
 from loom_tui.tui.widgets.detail_panel import DetailPanel
 from loom_tui.tui.widgets.header import LoomHeader
 
@@ -17,9 +19,12 @@ if TYPE_CHECKING:
     from loom_tui.tui.app import LoomApp
 
 
-class StageScreen(Screen[None]):
-    DEFAULT_CSS = """
-    StageScreen #stage-detail { height: 1fr; border: round $accent; border-title-color: $accent; }
+class StageScreen(BarScreenMixin, Screen[None]):
+    """The attention bar above the footer takes the notices (no toast covers the details)."""
+
+    DEFAULT_CSS = f"""
+    StageScreen #stage-detail {{ height: 1fr; border: round $accent; border-title-color: $accent; }}
+    StageScreen {NO_TOASTS_CSS}
     """
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back"),
@@ -39,16 +44,26 @@ class StageScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield LoomHeader()
         yield DetailPanel(id="stage-detail", verbose=True)
+        yield AttentionBar(id="bar")
         yield Footer()
 
     def on_mount(self) -> None:
         self.watch(self.app, "snapshot", self._show, init=True)
+        self.watch(self.app, "scheduler_state", self._show_state, init=True)
+
+    def _show_state(self, state: str) -> None:
+        """The scheduler's state, as on the main screen (the header said "no scheduler" here
+        while one ran)."""
+        header = self.query_one(LoomHeader)
+        header.scheduler_state = state
+        header.detail = self.loom.scheduler_detail
 
     def _show(self, snapshot: Snapshot | None) -> None:
         if snapshot is None:
             return
         self.query_one(LoomHeader).show(snapshot)
         self.query_one(DetailPanel).show(snapshot, self.stage_id, self.loom.now())
+        self.show_attention(snapshot)
 
     def show_pane(self, stage_id: str, lines: list[str]) -> None:
         self.query_one(DetailPanel).show_pane(stage_id, lines)
