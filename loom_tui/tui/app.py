@@ -658,6 +658,8 @@ class LoomApp(ViewerMixin, App[int]):
         for key in KEYS:
             if key.action in ("help",):
                 continue
+            if key.action.startswith("app.") and not self.check_action(key.action[4:], ()):
+                continue  # (`o`, while there is nothing to take over)
             yield SystemCommand(
                 f"{key.label.capitalize()} ({key.display})",
                 key.help,

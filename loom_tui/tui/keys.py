@@ -1,5 +1,6 @@
 """The main screen's keys, in one list: the bindings, the footer, the help screen and the
-command palette are all made from it."""
+command palette are all made from it.  An ``app.`` action is the app's, and the app's
+`check_action` decides when it is offered (``o``: only while no scheduler runs)."""
 
 from __future__ import annotations
 
@@ -73,5 +74,11 @@ KEYS = (
     Key("v", "view_handoff", "handoff", "view the selected stage's newest handoff", show=False),
     Key("slash", "filter", "filter", "show only stages whose id, name or status matches"),
     Key("question_mark", "help", "help", "this help"),
+    Key(
+        "o",
+        "app.take_over",
+        "take over",
+        "take over the run: start a scheduler (offered only when none runs)",
+    ),
     Key("q", "quit_loom", "quit", "quit (asks when sessions run; they keep running)"),
 )

@@ -862,6 +862,7 @@ async def test_every_key_has_a_test() -> None:
     tested = {"h", "r", "t", "s", "x", "a", "n", "m", "enter", "v", "slash", "question_mark", "q"}
     tested |= {"d"}  # in test_diff_screen.py
     tested |= {"X", "T", "S", "A", "R", "K"}
+    tested |= {"o"}  # in test_take_over_key.py
     assert {key.key for key in KEYS} == tested
 
 
