@@ -658,8 +658,9 @@ class LoomApp(ViewerMixin, App[int]):
         for key in KEYS:
             if key.action in ("help",):
                 continue
-            if key.action.startswith("app.") and not self.check_action(key.action[4:], ()):
-                continue  # (`o`, while there is nothing to take over)
+            namespace, _dot, action = key.action.rpartition(".")
+            if (self if namespace == "app" else screen).check_action(action, ()) is False:
+                continue  # (`o` with nothing to take over; `h` in a read-only view)
             yield SystemCommand(
                 f"{key.label.capitalize()} ({key.display})",
                 key.help,

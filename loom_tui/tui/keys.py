@@ -82,3 +82,29 @@ KEYS = (
     ),
     Key("q", "quit_loom", "quit", "quit (asks when sessions run; they keep running)"),
 )
+
+#: The actions that change a stage: a read-only view refuses them, and leaves them out of the
+#: footer (at 80 columns there is no room for them and ``o`` both) and the palette.
+CHANGING_ACTIONS = frozenset(
+    {
+        "hold",
+        "release",
+        "retry",
+        "skip",
+        "reset",
+        "reset_hard",
+        "retry_with_note",
+        "skip_with_reason",
+        "approve",
+        "reject",
+        "kill_session",
+        "merge",
+    }
+)
+
+
+def refusal_binding() -> Binding:
+    """A hidden binding of every key that changes a stage, tried after the key's own binding when
+    that one is disabled (read-only): the key still says why nothing happens."""
+    keys = ",".join(key.key for key in KEYS if key.action in CHANGING_ACTIONS)
+    return Binding(keys, "refuse_read_only", show=False)

@@ -94,6 +94,7 @@ class ViewerMixin:
         app: Any = self
         self.read_only = True
         self._viewer_pid = _UNKNOWN
+        self._bindings_changed()
         # (other processes' records and events are always followed: `DiskFeed`)
         if self._liveness_timer is None:
             self._liveness_timer = app.set_interval(LIVENESS_EVERY, self._check_scheduler)
@@ -110,9 +111,11 @@ class ViewerMixin:
         self._bindings_changed()
 
     def _bindings_changed(self) -> None:
-        """Whether ``o`` can be offered may have changed: the footer asks again."""
+        """Whether ``o`` can be offered (and the keys that change stages) may have changed: the
+        footer asks again."""
         app: Any = self
-        app.refresh_bindings()
+        if app.screen_stack:
+            app.refresh_bindings()
 
     async def _check_scheduler(self) -> None:
         if not self.read_only:

@@ -73,3 +73,25 @@ async def test_the_help_screen_lists_o(make_app: AppFactory) -> None:
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
         assert re.search(r"\so\s+take over the run: start a scheduler", text), text
+
+
+async def test_at_80_columns_a_viewer_offers_o_and_leaves_out_what_it_refuses(
+    make_app: AppFactory,
+    holder: LockHolder,  # noqa: F811
+) -> None:
+    """A read-only view refuses the keys that change a stage: they leave the footer (which had no
+    room for them and ``o`` at 80 columns) and the palette, and pressing one still says why."""
+    app = make_app(run_scheduler=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(app, pilot)
+        holder.crash()
+        await wait_for(pilot, lambda: app.scheduler_state == "no-scheduler", "the death noticed")
+        await wait_for(pilot, lambda: TAKE_OVER in footer(app), "o in the footer")
+        shown = footer(app).rstrip()
+        assert shown.endswith("o take over q quit"), shown
+        assert "h hold" not in shown and "m merge" not in shown
+        titles = palette_titles(app)
+        assert "Take over (o)" in titles and "Hold (h)" not in titles
+        await pilot.press("h")
+        await settle(app, pilot)
+        assert any(n.startswith("read-only:") for n in notices(app))
