@@ -55,7 +55,8 @@ def test_the_demo_runs_in_a_control_window_that_loom_stop_ends(
         stopped = loom("--work-dir", str(root), "stop", check=True)
         assert f"scheduler (pid {pid}) stopped" in stopped.stdout
         screen = term.wait_for_text("loom-exited-143")  # the TUI's status: 128 + SIGTERM
-        assert f"The demo project is in {root}." in screen
+        unwrapped = "".join(screen.splitlines())  # (a long path wraps at 120 columns)
+        assert f"The demo project is in {root}." in unwrapped
         assert terminal_modes(term) == ["0", "0", "0", "0"]
         assert not control_window.is_running(store)
         assert scheduler_pid(store) is None
