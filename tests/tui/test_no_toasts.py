@@ -135,3 +135,27 @@ async def test_the_main_screen_makes_no_toasts(make_app: AppFactory) -> None:
         await settle(app, pilot)
         assert isinstance(app, LoomApp) and "stage tokenizer held" in app.said
         assert no_toasts(app)
+
+
+async def test_n_on_the_stage_screen_goes_where_its_bar_points(make_app: AppFactory) -> None:
+    """The bar says "(n)": on the stage screen `n` shows the next stage that needs you, and the
+    main screen has it selected on the way back."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        await select(app, pilot, "tokenizer")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, StageScreen)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert screen.stage_id == "counter"
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert screen.stage_id == "docs"
+        assert "docs" in screen.query_one("#stage-detail").border_title
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, MainScreen)
+        assert app.screen.selected == "docs" and app.selected_stage == "docs"

@@ -31,6 +31,7 @@ class StageScreen(BarScreenMixin, Screen[None]):
         Binding("v", "view_handoff", "Handoff"),
         Binding("a", "attach", "Attach"),
         Binding("d", "diff", "Diff"),
+        Binding("n", "next_attention", "Next needing you"),
     ]
 
     def __init__(self, stage_id: str) -> None:
@@ -67,6 +68,19 @@ class StageScreen(BarScreenMixin, Screen[None]):
 
     def show_pane(self, stage_id: str, lines: list[str]) -> None:
         self.query_one(DetailPanel).show_pane(stage_id, lines)
+
+    def select(self, stage_id: str) -> None:
+        """Show ``stage_id`` here (``n``, as the attention bar says), and select it on the main
+        screen below, so that `esc` comes back to it."""
+        self.stage_id = stage_id
+        self.loom.selected_stage = stage_id
+        for screen in self.app.screen_stack:
+            if screen is not self and hasattr(screen, "select"):
+                screen.select(stage_id)
+        self._show(self.loom.snapshot)
+
+    def action_next_attention(self) -> None:
+        self.loom.next_attention()
 
     def action_view_handoff(self) -> None:
         self.loom.view_handoff(self.stage_id)
