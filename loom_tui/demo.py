@@ -1,8 +1,17 @@
 """`make demo`: the sample plan, run by the simulated agent, in the TUI.
 
-Creates a temporary git repository, copies the bundled sample plan into it, initialises it, and
-opens loom on it with the simulated agent (no API key, no network).  Within about two minutes the
-plan completes on screen, with a crash-and-retry (`counter`) and a context handoff (`cli`).
+Creates a temporary git repository (under ``$TMPDIR``), copies the bundled sample plan into it,
+initialises it, and opens loom on it with the simulated agent (no API key, no network).  Within
+about two minutes the plan completes on screen, with a crash-and-retry (`counter`) and a context
+handoff (`cli`).
+
+The demo starts the way bare `loom` does (`cli/control_run.py`): the TUI and its scheduler run
+in loom's control window, a session of the project's private tmux server, and this terminal
+attaches to it.  So the demo shows what a real run shows (``a`` switches to a stage's window,
+whose status line names F12 to come back), and closing the terminal leaves the run going:
+`loom --work-dir <project>` attaches again, `loom stop` ends it.  Without a terminal the control
+window is started detached.  If the control window cannot be opened, the demo says so in one
+line and runs the TUI in this process instead, as it used to.
 """
 
 from __future__ import annotations
@@ -12,6 +21,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loom_tui.core.store import Store
 
 SAMPLE = Path(__file__).resolve().parent / "samples" / "PLAN-0001-wordcount.md"
 
@@ -55,21 +68,45 @@ def make_demo_project(parent: str | None = None) -> Path:
 
 def main() -> int:
     if shutil.which("tmux") is None:
+        # (no fallback without tmux: loom runs every agent in a tmux pane, in-process too)
         sys.stderr.write("loom demo: tmux is needed (install it with your package manager)\n")
         return 1
-    from loom_tui.core.engine import SchedulerOptions
+    from loom_tui.core.errors import LoomError
     from loom_tui.core.store import Store
-    from loom_tui.tui import run_tui
 
     root = make_demo_project()
     os.chdir(root)
     store = Store(str(root / ".work"))
-    code = run_tui(store, SchedulerOptions(agent="sim"))
     loom = Path(sys.executable).parent / "loom"
+    print(f"loom demo: the project is {root}; the run outlives this terminal")
+    try:
+        code = _in_control_window(store)
+    except LoomError as exc:
+        print(f"loom demo: no control window ({exc.message}); the demo runs in this terminal")
+        try:
+            code = _in_process(store)
+        except LoomError as error:
+            sys.stderr.write(f"loom demo: {error.message}\n")
+            return error.exit_code
     print(f"The demo project is in {root}.")
+    print(f"  {loom} --work-dir {root}            # attach to the run again")
     print(f"  {loom} --work-dir {root} status     # what happened")
     print(f"  {loom} --work-dir {root} stop --kill-sessions && rm -rf {root}   # clean up")
     return code
+
+
+def _in_control_window(store: Store) -> int:
+    """As bare `loom --agent sim`: the control window, then this terminal attached to it."""
+    from loom_tui.cli.control_run import open_control_window
+
+    return open_control_window(store, "sim", None, None, None, detach=False)
+
+
+def _in_process(store: Store) -> int:
+    from loom_tui.core.engine import SchedulerOptions
+    from loom_tui.tui import run_tui
+
+    return run_tui(store, SchedulerOptions(agent="sim"))
 
 
 if __name__ == "__main__":

@@ -106,6 +106,8 @@ class LoomApp(ViewerMixin, App[int]):
         self.read_only = False
         self.selected_stage: str | None = None
         self.recent_events: deque[dict[str, object]] = deque(maxlen=200)
+        #: every notice said, wherever it was shown (for tests and the curious)
+        self.said: deque[str] = deque(maxlen=50)
         self._listeners: list[EventListener] = []
         self._stage_cache = RecordCache()
         self._session_cache = RecordCache()
@@ -134,23 +136,28 @@ class LoomApp(ViewerMixin, App[int]):
         severity: SeverityLevel = "information",
         timeout: float | None = None,
         markup: bool = False,
+        attention: bool = False,
     ) -> None:
-        """Textual's toast, but plain text with control characters escaped by default.
+        """A notice, in plain text with control characters escaped, on the attention bar of the
+        screen in front; a toast only for the answer to a key on a screen without one
+        (`notices.py`).  ``attention``: what the scheduler reports, never a toast.
 
         loom's notices quote stage names, reasons and error text that plans and agents wrote: as
         markup, a ``[`` in them would be taken for a tag (or fail to parse), and an escape
         sequence would reach the terminal.  Widgets' `notify` comes here too.
         """
-        super().notify(
-            one_line(message),
+        from loom_tui.tui import notices
+
+        text = one_line(message)
+        self.said.append(text)
+        notices.route(
+            self,
+            text,
             title=one_line(title),
             severity=severity,
-            timeout=timeout,
-            markup=markup,
+            timeout=timeout or self.NOTIFICATION_TIMEOUT,
+            attention=attention,
         )
-        screen = self.screen if self._screen_stack else None
-        if screen is not None and hasattr(screen, "say"):  # the main screen draws no toasts
-            screen.say(message, severity, timeout or self.NOTIFICATION_TIMEOUT)
 
     def get_default_screen(self) -> Screen[Any]:
         from loom_tui.tui.screens.main_screen import MainScreen
@@ -229,7 +236,7 @@ class LoomApp(ViewerMixin, App[int]):
         except LoomError as exc:
             self.scheduler_state = "failed"
             self.scheduler_detail = exc.message
-            self.notify(exc.message, severity="error", timeout=10)
+            self.notify(exc.message, severity="error", timeout=10, attention=True)
             return
         self.scheduler = scheduler
         scheduler.subscribe(self._scheduler_sink)
@@ -244,7 +251,10 @@ class LoomApp(ViewerMixin, App[int]):
             self.scheduler_state = "failed"
             self.scheduler_detail = f"{type(error).__name__}: {error}"
             self.notify(
-                f"the scheduler stopped: {self.scheduler_detail}", severity="error", timeout=15
+                f"the scheduler stopped: {self.scheduler_detail}",
+                severity="error",
+                timeout=15,
+                attention=True,
             )
             self.bell()
 
@@ -265,7 +275,7 @@ class LoomApp(ViewerMixin, App[int]):
                 self.scheduler_detail = str(data.get("detail") or "")
                 self.scheduler_state = state
             if state == "cannot-write":
-                self.notify(self.scheduler_detail, severity="error", timeout=15)
+                self.notify(self.scheduler_detail, severity="error", timeout=15, attention=True)
 
     def _deliver(self, data: dict[str, object]) -> None:
         self.recent_events.append(data)
@@ -291,7 +301,9 @@ class LoomApp(ViewerMixin, App[int]):
         all_merged = bool(stages) and all(s.done for s in stages)
         notice = self.attention.notice_for(data, self.clock(), all_merged=all_merged)
         if notice is not None:
-            self.notify(notice.message, severity=notice.severity, timeout=notice.timeout)
+            self.notify(
+                notice.message, severity=notice.severity, timeout=notice.timeout, attention=True
+            )
             self.bell()
         screen = self.screen
         if hasattr(screen, "event_seen"):
@@ -646,6 +658,9 @@ class LoomApp(ViewerMixin, App[int]):
         for key in KEYS:
             if key.action in ("help",):
                 continue
+            namespace, _dot, action = key.action.rpartition(".")
+            if (self if namespace == "app" else screen).check_action(action, ()) is False:
+                continue  # (`o` with nothing to take over; `h` in a read-only view)
             yield SystemCommand(
                 f"{key.label.capitalize()} ({key.display})",
                 key.help,

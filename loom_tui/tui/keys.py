@@ -1,5 +1,6 @@
 """The main screen's keys, in one list: the bindings, the footer, the help screen and the
-command palette are all made from it."""
+command palette are all made from it.  An ``app.`` action is the app's, and the app's
+`check_action` decides when it is offered (``o``: only while no scheduler runs)."""
 
 from __future__ import annotations
 
@@ -73,5 +74,37 @@ KEYS = (
     Key("v", "view_handoff", "handoff", "view the selected stage's newest handoff", show=False),
     Key("slash", "filter", "filter", "show only stages whose id, name or status matches"),
     Key("question_mark", "help", "help", "this help"),
+    Key(
+        "o",
+        "app.take_over",
+        "take over",
+        "take over the run: start a scheduler (offered only when none runs)",
+    ),
     Key("q", "quit_loom", "quit", "quit (asks when sessions run; they keep running)"),
 )
+
+#: The actions that change a stage: a read-only view refuses them, and leaves them out of the
+#: footer (at 80 columns there is no room for them and ``o`` both) and the palette.
+CHANGING_ACTIONS = frozenset(
+    {
+        "hold",
+        "release",
+        "retry",
+        "skip",
+        "reset",
+        "reset_hard",
+        "retry_with_note",
+        "skip_with_reason",
+        "approve",
+        "reject",
+        "kill_session",
+        "merge",
+    }
+)
+
+
+def refusal_binding() -> Binding:
+    """A hidden binding of every key that changes a stage, tried after the key's own binding when
+    that one is disabled (read-only): the key still says why nothing happens."""
+    keys = ",".join(key.key for key in KEYS if key.action in CHANGING_ACTIONS)
+    return Binding(keys, "refuse_read_only", show=False)

@@ -56,7 +56,10 @@ class ViewerMixin:
     """What `LoomApp` does while it does not run the scheduler itself."""
 
     VIEWER_BINDINGS = [
-        Binding(TAKE_OVER_KEY, "take_over", "take over", show=False),
+        # shown (on every screen) only while a take-over is possible: `check_action`
+        Binding(TAKE_OVER_KEY, "take_over", "take over"),
+        # otherwise the key says why there is nothing to take over
+        Binding(TAKE_OVER_KEY, "explain_take_over", "take over", show=False),
     ]
 
     # provided by LoomApp
@@ -73,11 +76,25 @@ class ViewerMixin:
     _liveness_timer: Timer | None = None
     _taking_over: bool = False
 
+    def can_take_over(self) -> bool:
+        """A read-only view whose scheduler is gone (and no take-over already under way)."""
+        return self.read_only and self._viewer_pid is None and not self._taking_over
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``o`` is offered (the footer, the palette) only while a take-over is possible."""
+        if action == "take_over":
+            return self.can_take_over()
+        return True
+
+    def action_explain_take_over(self) -> None:
+        self.action_take_over()
+
     # becoming a viewer --------------------------------------------------------------------------
     def _become_viewer(self, pid: int | None = _UNKNOWN) -> None:
         app: Any = self
         self.read_only = True
         self._viewer_pid = _UNKNOWN
+        self._bindings_changed()
         # (other processes' records and events are always followed: `DiskFeed`)
         if self._liveness_timer is None:
             self._liveness_timer = app.set_interval(LIVENESS_EVERY, self._check_scheduler)
@@ -91,6 +108,14 @@ class ViewerMixin:
             self._liveness_timer.stop()
             self._liveness_timer = None
         self.read_only = False
+        self._bindings_changed()
+
+    def _bindings_changed(self) -> None:
+        """Whether ``o`` can be offered (and the keys that change stages) may have changed: the
+        footer asks again."""
+        app: Any = self
+        if app.screen_stack:
+            app.refresh_bindings()
 
     async def _check_scheduler(self) -> None:
         if not self.read_only:
@@ -119,6 +144,7 @@ class ViewerMixin:
                 self._set_scheduler("no-scheduler", self._no_scheduler_detail())
             return
         self._viewer_pid = pid
+        self._bindings_changed()
         if pid is None:
             self._set_scheduler("no-scheduler", self._no_scheduler_detail())
             if was != _UNKNOWN:
@@ -126,6 +152,7 @@ class ViewerMixin:
                     f"the scheduler (pid {was}) has stopped: press {TAKE_OVER_KEY} to take over",
                     severity="warning",
                     timeout=10,
+                    attention=True,
                 )
                 app.bell()
         else:
@@ -184,6 +211,7 @@ class ViewerMixin:
 
         app: Any = self
         self._taking_over = True
+        self._bindings_changed()
         options = self.options
         args = control_window.run_args(options.agent, options.max_parallel, options.only_stage)
         try:
@@ -195,5 +223,6 @@ class ViewerMixin:
             return
         finally:
             self._taking_over = False
+            self._bindings_changed()
         app.notify("the run goes on in loom's control window: `loom` attaches to it", timeout=8)
         await self._check_scheduler()

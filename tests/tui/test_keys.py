@@ -53,8 +53,8 @@ def screen_text(app: App[Any]) -> str:
 
 
 def notices(app: App[Any]) -> list[str]:
-    """The messages of the notifications posted so far (run_test does not draw the toasts)."""
-    return [n.message for n in app._notifications]
+    """The notices said so far, on a bar or in a toast (`LoomApp.said`)."""
+    return list(app.said)  # type: ignore[attr-defined]
 
 
 async def settle(app: App[Any], pilot: Pilot[Any]) -> None:
@@ -862,6 +862,7 @@ async def test_every_key_has_a_test() -> None:
     tested = {"h", "r", "t", "s", "x", "a", "n", "m", "enter", "v", "slash", "question_mark", "q"}
     tested |= {"d"}  # in test_diff_screen.py
     tested |= {"X", "T", "S", "A", "R", "K"}
+    tested |= {"o"}  # in test_take_over_key.py
     assert {key.key for key in KEYS} == tested
 
 

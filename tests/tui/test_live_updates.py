@@ -108,5 +108,5 @@ async def test_notices_go_to_the_attention_bar_not_over_the_panels(
         app.post_message(SchedulerEvent({**asks, "ts": 4.0}))
         await pilot.pause()
         await pilot.pause()
-        said = [n.message for n in app._notifications if "permission" in n.message]
+        said = [n for n in app.said if "permission" in n]
         assert said == ["docs: the agent asks for permission (n goes there)"]

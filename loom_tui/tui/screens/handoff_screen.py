@@ -9,6 +9,8 @@ from textual.widgets import Footer, Markdown, Static
 
 from loom_tui.core.frontmatter import parse, split
 from loom_tui.core.textsafe import block, one_line
+from loom_tui.tui.screens.with_bar import NO_TOASTS_CSS, BarScreenMixin
+from loom_tui.tui.widgets.attention_bar import AttentionBar
 
 
 def describe_front(front: str, path: str) -> str:
@@ -31,17 +33,22 @@ def describe_front(front: str, path: str) -> str:
     return " · ".join(parts)
 
 
-class HandoffScreen(Screen[None]):
-    DEFAULT_CSS = """
-    HandoffScreen { background: $surface; }
-    HandoffScreen #handoff-meta {
+class HandoffScreen(BarScreenMixin, Screen[None]):
+    """Notices (the ends of the list, the scheduler's news) go to the attention bar above the
+    footer, not to toasts over the text."""
+
+    DEFAULT_CSS = f"""
+    HandoffScreen {{ background: $surface; }}
+    HandoffScreen #handoff-meta {{
         dock: top;
         height: 1;
         background: $panel;
         color: $text-muted;
         padding: 0 1;
-    }
-    HandoffScreen Markdown { padding: 0 2; }
+    }}
+    HandoffScreen Markdown {{ padding: 0 2; }}
+    HandoffScreen > AttentionBar {{ dock: bottom; margin-bottom: 1; }}
+    HandoffScreen {NO_TOASTS_CSS}
     """
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back"),
@@ -58,10 +65,12 @@ class HandoffScreen(Screen[None]):
         # an agent wrote the handoff: its fields are plain text, not markup
         yield Static("", id="handoff-meta", markup=False)
         yield Markdown("", id="handoff-body")
+        yield AttentionBar(id="bar")
         yield Footer()
 
     def on_mount(self) -> None:
         self._load()
+        self.watch(self.app, "snapshot", self.show_attention, init=True)
 
     def _load(self) -> None:
         import os

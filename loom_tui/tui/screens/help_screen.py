@@ -12,19 +12,26 @@ from textual.widgets import Static
 
 from loom_tui.tui.keys import KEYS
 from loom_tui.tui.screens.diff_screen import DIFF_KEYS
+from loom_tui.tui.screens.with_bar import NO_TOASTS_CSS, BarScreenMixin
+from loom_tui.tui.widgets.attention_bar import AttentionBar
 
 
-class HelpScreen(ModalScreen[None]):
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; background: $background 60%; }
-    HelpScreen > VerticalScroll {
+class HelpScreen(BarScreenMixin, ModalScreen[None]):
+    """Over the main screen, with an attention bar of its own on the main screen's (above the
+    footer): what happens while the help is open is said there, not in a toast over the keys."""
+
+    DEFAULT_CSS = f"""
+    HelpScreen {{ align: center middle; background: $background 60%; }}
+    HelpScreen > AttentionBar {{ dock: bottom; margin-bottom: 1; }}
+    HelpScreen {NO_TOASTS_CSS}
+    HelpScreen > VerticalScroll {{
         width: 76;
         height: auto;
         max-height: 90%;
         border: thick $accent;
         background: $panel;
         padding: 1 2;
-    }
+    }}
     """
     BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
 
@@ -53,3 +60,7 @@ class HelpScreen(ModalScreen[None]):
                     style="italic",
                 )
             )
+        yield AttentionBar(id="bar")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "snapshot", self.show_attention, init=True)

@@ -21,7 +21,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from loom_tui.tui.keys import KEYS
+from loom_tui.tui.keys import CHANGING_ACTIONS, KEYS, refusal_binding
 from loom_tui.tui.snapshot import Snapshot
 from loom_tui.tui.widgets.attention_bar import AttentionBar
 from loom_tui.tui.widgets.compact_list import CompactList
@@ -87,6 +87,7 @@ class MainScreen(Screen[None]):
     """
     BINDINGS = [
         *(key.binding() for key in KEYS),
+        refusal_binding(),
         Binding("escape", "clear_filter", "clear filter", show=False),
     ]
 
@@ -262,6 +263,14 @@ class MainScreen(Screen[None]):
         self.query_one(DagView).focus()
 
     # actions: each goes to the app, which runs the core function off the event loop -------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """In a read-only view the keys that change a stage are disabled (left out of the footer
+        and the palette); pressing one still says why (`keys.refusal_binding`)."""
+        return not (action in CHANGING_ACTIONS and self.loom.read_only)
+
+    def action_refuse_read_only(self) -> None:
+        self.loom._refuse_read_only()
+
     def action_hold(self) -> None:
         self.loom.stage_action("hold", self.selected)
 

@@ -1,8 +1,9 @@
 """One reserved line above the footer: what needs you, and the latest notice.
 
 Toasts floated over the Sessions and Events panels and hid them (most of the screen at 80×24).  On
-the main screen they are not drawn; the newest notice is shown on this line instead for its
-timeout, and otherwise the line lists the stages that need a person, with `n` to go there.
+the main, stage, handoff and help screens they are not drawn (`notices.py`); the newest notice is
+shown on this line instead for its timeout, and otherwise the line lists the stages that need a
+person, with `n` to go there.
 """
 
 from __future__ import annotations
