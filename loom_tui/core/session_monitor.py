@@ -200,7 +200,12 @@ class SessionMonitor:
                 st = os.stat(path)
             except OSError:
                 st = None
-            if st is not None:
+            # A statusLine reading stamped at or after the transcript's last write wins in
+            # `newest` anyway: the transcript is parsed only when it could be the newer one.
+            statusline = track.statusline
+            if st is not None and not (
+                statusline is not None and (statusline.ts or 0.0) >= st.st_mtime
+            ):
                 key = (st.st_mtime_ns, st.st_size)
                 if key != track.transcript_key:
                     track.transcript_key = key
