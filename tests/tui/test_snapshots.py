@@ -87,10 +87,24 @@ def after(*keys: str, screen: type | None = None) -> Callable[[Pilot[Any]], Awai
         await _workers_done(pilot.app)
         await pilot.pause()
         await _built(pilot)
+        await _settled(pilot)
         if screen is not None:
             assert isinstance(pilot.app.screen, screen), pilot.app.screen
 
     return run_before
+
+
+async def _settled(pilot: Pilot[Any]) -> None:
+    """The screen drawn the same twice in a row: a scroll to the cursor, or a layout that follows
+    a late refresh, lands before the snapshot is taken, whatever the machine's load."""
+    deadline = time.monotonic() + 10
+    before = pilot.app.export_screenshot()
+    while True:
+        await pilot.pause(0.1)
+        now = pilot.app.export_screenshot()
+        if now == before or time.monotonic() > deadline:
+            return
+        before = now
 
 
 def test_main_screen_dark(snap_compare: SnapCompare, make_app: AppFactory) -> None:

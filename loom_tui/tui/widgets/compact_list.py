@@ -62,12 +62,25 @@ class CompactList(ScrollView, can_focus=True):
     def _ids(self) -> list[str]:
         return [s.id for s in self._snapshot.stages] if self._snapshot else []
 
+    def on_resize(self) -> None:
+        """A new size: the least scroll that shows the selection (never one left over from a
+        smaller size met while the screen was being laid out)."""
+        if self._snapshot is not None:
+            self.virtual_size = Size(
+                self.scrollable_content_region.width, len(self._snapshot.stages)
+            )
+        ids = self._ids()
+        height = self.size.height
+        if height > 0:
+            index = ids.index(self.selected) if self.selected in ids else 0
+            self.scroll_to(y=max(0, index - height + 1), animate=False)
+
     def _keep_in_view(self) -> None:
         ids = self._ids()
-        if self.selected in ids:
+        height = self.size.height
+        if self.selected in ids and height > 0:  # (not laid out yet: `on_resize` comes back)
             index = ids.index(self.selected)
             top = int(self.scroll_y)
-            height = self.size.height or 1
             if index < top:
                 self.scroll_to(y=index, animate=False)
             elif index >= top + height:

@@ -200,9 +200,13 @@ class DetailPanel(ScrollView, can_focus=False):
         self._layout_lines()
 
     def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if width != self._laid_width:
+            # the vertical scrollbar came or went since the lines were laid out (the widget's
+            # own size, and so `on_resize`, did not change): lay them out for this width
+            self._layout_lines()
         scroll_y = int(self.scroll_offset.y)
         index = y + scroll_y
-        width = self.scrollable_content_region.width
         if index >= len(self._strips):
             return Strip.blank(width, self.rich_style)
         return self._strips[index].crop_extend(0, width, self.rich_style)
