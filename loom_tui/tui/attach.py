@@ -54,6 +54,24 @@ async def _run(*argv: str, env: dict[str, str] | None = None, quiet: bool = Fals
     return await proc.wait()
 
 
+async def _pane_exists(socket: str, target: str, env: dict[str, str]) -> bool:
+    proc = await asyncio.create_subprocess_exec(
+        "tmux",
+        "-L",
+        socket,
+        "display-message",
+        "-p",
+        "-t",
+        target,
+        "#{pane_id}",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await proc.communicate()
+    return proc.returncode == 0 and out.decode(errors="replace").strip() == target
+
+
 async def attach(app: App[object], socket: str, target: str) -> str:
     """Hand the terminal to the pane ``target`` of loom's server ``socket``; returns a note."""
     control = _control.get("here")
@@ -61,6 +79,9 @@ async def attach(app: App[object], socket: str, target: str) -> str:
         from loom_tui.core.control_window import BACK_KEY
 
         env = {**_env_without_tmux(), **control[1]}
+        if not await _pane_exists(socket, target, env):
+            # (tmux would switch to another window of the server rather than fail)
+            return "its session has just ended: no pane to switch to"
         code = await _run("tmux", "-L", socket, "switch-client", "-t", target, env=env, quiet=True)
         if code != 0:
             return f"tmux switch-client exited {code}"
