@@ -37,6 +37,12 @@ SESSION_NAME = "loom"
 #: What the server's first window shows: it runs as long as the server, so a server that is up
 #: always lists at least this pane.
 KEEPALIVE_TEXT = "loom: this window keeps the tmux server alive"
+#: Said under it, for whoever lands here: tmux shows this window when the stage window a person
+#: switched to closes (its session ended).  No quote characters: it goes into a shell command.
+KEEPALIVE_HINT = (
+    "A stage window that closed leaves you here. "
+    "F12, when the status line shows it, goes back to the loom control window."
+)
 #: The most bytes of arguments one tmux client sends (tmux's message limit is 16 KiB).
 CLIENT_COMMAND_BYTES = 12_000
 MARKER_PREFIX = "loom-"
@@ -234,7 +240,7 @@ class Tmux:
             "200",
             "-y",
             "50",
-            f"sh -c 'echo \"{KEEPALIVE_TEXT}\"; exec tail -f /dev/null'",
+            f'sh -c \'echo "{KEEPALIVE_TEXT}"; echo "{KEEPALIVE_HINT}"; exec tail -f /dev/null\'',
             ";",
             "set-option",
             "-g",
