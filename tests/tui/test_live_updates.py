@@ -15,6 +15,7 @@ import pytest
 from textual.widgets._toast import ToastRack
 
 from loom_tui.core.events import StageHeld
+from loom_tui.core.model import Status
 from loom_tui.tui import app as app_module
 from loom_tui.tui.app import SchedulerEvent
 from loom_tui.tui.screens.main_screen import MainScreen
@@ -110,3 +111,26 @@ async def test_notices_go_to_the_attention_bar_not_over_the_panels(
         await pilot.pause()
         said = [n for n in app.said if "permission" in n]
         assert said == ["docs: the agent asks for permission (n goes there)"]
+
+
+async def test_a_notice_gives_way_when_its_stage_stops_needing_you(make_app: AppFactory) -> None:
+    """ "counter: blocked" must not stay on the bar after counter was retried and runs again."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        bar = app.screen.query_one(AttentionBar)
+        assert "counter blocked" in bar.render().plain
+        app.notify("counter: blocked (n goes there)", severity="error", timeout=60)
+        await pilot.pause()
+        assert "counter: blocked (n goes there)" in bar.render().plain
+        app.store.update_stage("counter", _unblock)
+        await wait_for(
+            pilot,
+            lambda: "counter" not in bar.render().plain,
+            "the notice about counter gone once counter no longer needs you",
+        )
+
+
+def _unblock(record: Any) -> None:
+    record.status = Status.QUEUED
+    record.blocked_reason = None

@@ -2,8 +2,8 @@
 
 Toasts floated over the Sessions and Events panels and hid them (most of the screen at 80×24).  On
 the main, stage, handoff and help screens they are not drawn (`notices.py`); the newest notice is
-shown on this line instead for its timeout, and otherwise the line lists the stages that need a
-person, with `n` to go there.
+shown on this line instead for its timeout (or until a stage stops needing you, when the notice may
+be old news), and otherwise the line lists the stages that need a person, with `n` to go there.
 """
 
 from __future__ import annotations
@@ -37,8 +37,16 @@ class AttentionBar(Widget):
         self._snapshot: Snapshot | None = None
         self._notice: tuple[str, str, float] | None = None  # message, severity, until
         self._shown = ""
+        self._needing: set[str] = set()
 
     def show(self, snapshot: Snapshot) -> None:
+        needing = {s.id for s in snapshot.needing_attention()}
+        if self._needing - needing and self._notice is not None:
+            # a stage stopped needing you (resolved, merged, answered): the notice that may be
+            # about it gives way to the summary, which is always current
+            self._notice = None
+            self._shown = ""
+        self._needing = needing
         self._snapshot = snapshot
         shown = self.summary().plain
         if shown != self._shown:  # a gauge that moved changes nothing here
