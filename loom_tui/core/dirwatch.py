@@ -184,7 +184,8 @@ async def watch_folders(
     finally:
         if stopper is not None:
             stopper.cancel()
-        loop.remove_reader(watcher.fd)
+        with contextlib.suppress(Exception):  # (a loop already closed has no reader to remove)
+            loop.remove_reader(watcher.fd)
         watcher.close()
 
 
