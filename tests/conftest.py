@@ -165,14 +165,11 @@ def loom(git_repo: Path) -> RunLoom:
     return run
 
 
-@pytest.fixture(scope="session")
-def initialised_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A repository initialised with the sample plan by the real `loom init`, once per session
-    (per xdist worker): the `project` fixture copies what it wrote instead of running it again."""
-    root = make_repo(tmp_path_factory.mktemp("template") / "repo")
-    plan = root / "doc" / "plans" / SAMPLE_PLAN.name
+def init_with_plan(root: Path, source: Path) -> None:
+    """Copy the plan ``source`` into ``root``'s doc/plans/ and run the real `loom init` on it."""
+    plan = root / "doc" / "plans" / source.name
     plan.parent.mkdir(parents=True)
-    shutil.copy(SAMPLE_PLAN, plan)
+    shutil.copy(source, plan)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOM_", "TMUX"))}
     proc = subprocess.run(
         [LOOM, "init", str(plan.relative_to(root))],
@@ -184,6 +181,14 @@ def initialised_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     assert proc.returncode == 0, f"loom init: {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+
+
+@pytest.fixture(scope="session")
+def initialised_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository initialised with the sample plan by the real `loom init`, once per session
+    (per xdist worker): the `project` fixture copies what it wrote instead of running it again."""
+    root = make_repo(tmp_path_factory.mktemp("template") / "repo")
+    init_with_plan(root, SAMPLE_PLAN)
     from loom_tui.core.config import read_config
     from loom_tui.core.init_project import tmux_socket_name
 

@@ -9,6 +9,7 @@ much start-up time as the rest of such a command.  Each record declares its fiel
 from __future__ import annotations
 
 from loom_tui.core.errors import TransitionError
+from loom_tui.core.status import ACTIVE_VALUES, ICONS, STATUS_VALUES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -85,18 +86,7 @@ class Status(str, metaclass=_StatusType):
 
 
 Status._members = {}
-for _value in (
-    "waiting-for-deps",
-    "queued",
-    "executing",
-    "completed",
-    "blocked",
-    "needs-handoff",
-    "waiting-for-input",
-    "merge-conflict",
-    "skipped",
-    "needs-human-review",
-):
+for _value in STATUS_VALUES:
     _member = str.__new__(Status, _value)
     Status._members[_value] = _member
     setattr(Status, _member.name, _member)
@@ -160,23 +150,12 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 #: The icon of each status, wherever a status is shown (the TUI, `loom status`).
-STATUS_ICONS = {
-    S.COMPLETED: "✓",
-    S.EXECUTING: "●",
-    S.QUEUED: "▶",
-    S.WAITING_FOR_DEPS: "○",
-    S.WAITING_FOR_INPUT: "?",
-    S.BLOCKED: "✗",
-    S.NEEDS_HANDOFF: "⟳",
-    S.MERGE_CONFLICT: "⚡",
-    S.NEEDS_HUMAN_REVIEW: "⚑",
-    S.SKIPPED: "⊘",
-}
+STATUS_ICONS = {Status(value): icon for value, icon in ICONS.items()}
 
 #: Statuses a stage never leaves on its own.
 TERMINAL = frozenset({S.COMPLETED, S.SKIPPED})
 #: Statuses in which the stage has (or is getting) a live agent session.
-ACTIVE = frozenset({S.EXECUTING, S.NEEDS_HANDOFF, S.WAITING_FOR_INPUT})
+ACTIVE = frozenset(Status(value) for value in ACTIVE_VALUES)
 #: Statuses that need a person: shown first by the TUI's "next needing attention" key.
 NEEDS_ATTENTION = frozenset(
     {S.WAITING_FOR_INPUT, S.BLOCKED, S.MERGE_CONFLICT, S.NEEDS_HUMAN_REVIEW}

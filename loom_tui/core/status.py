@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from loom_tui.core.model import SessionRecord, StageRecord
     from loom_tui.core.store import Store
 
-#: `model.Status` values in declaration order (the order of ``plan.counts``).
+#: The stage statuses, in order (the order of ``plan.counts``): `model.Status` is made from these.
 STATUS_VALUES = (
     "waiting-for-deps",
     "queued",
@@ -37,9 +37,9 @@ STATUS_VALUES = (
     "skipped",
     "needs-human-review",
 )
-#: `model.ACTIVE`, as values.
+#: The statuses of a stage whose session runs (`model.ACTIVE`).
 ACTIVE_VALUES = frozenset({"executing", "needs-handoff", "waiting-for-input"})
-#: `model.STATUS_ICONS`, keyed by value.
+#: Each status's icon (`model.STATUS_ICONS`).
 ICONS = {
     "completed": "✓",
     "executing": "●",

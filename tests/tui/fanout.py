@@ -4,14 +4,11 @@ stalled, one waiting for permission), one blocked, and the joins still waiting."
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 from loom_tui.core.model import SessionRecord, Status
 from loom_tui.core.store import Store
-from tests.conftest import LOOM, make_repo
+from tests.conftest import init_with_plan, make_repo
 from tests.tui.conftest import MINUTE, NOW, TuiProject
 
 PLAN = Path(__file__).resolve().parents[2] / "loom_tui" / "samples" / "PLAN-0002-fanout.md"
@@ -29,20 +26,7 @@ STATES: dict[str, tuple[Status, float | None]] = {
 
 def make_fan_project(root: Path) -> TuiProject:
     make_repo(root)
-    plan = root / "doc" / "plans" / PLAN.name
-    plan.parent.mkdir(parents=True)
-    shutil.copy(PLAN, plan)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOM_", "TMUX"))}
-    proc = subprocess.run(
-        [LOOM, "init", str(plan.relative_to(root))],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, f"loom init: {proc.stdout}\n{proc.stderr}"
+    init_with_plan(root, PLAN)
     tp = TuiProject(root)
     store: Store = tp.store
     for index, (stage_id, (status, percent)) in enumerate(STATES.items()):

@@ -36,15 +36,21 @@ def no_toasts(app: App[Any]) -> bool:
     return not app._notifications and not list(app.screen.query(Toast))
 
 
+async def opened(app: Any, pilot: Any, key: str, stage: str | None = "tokenizer") -> None:
+    """The app started, ``stage`` selected (if any), and the screen ``key`` opens shown."""
+    await started(app, pilot)
+    if stage is not None:
+        await select(app, pilot, stage)
+    await pilot.press(key)
+    await settle(app, pilot)
+
+
 async def test_a_stalled_session_shows_on_the_stage_screens_bar_not_in_a_toast(
     make_app: AppFactory,
 ) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await started(app, pilot)
-        await select(app, pilot, "tokenizer")
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await opened(app, pilot, "enter")
         assert isinstance(app.screen, StageScreen)
         app.post_message(SchedulerEvent(STALLED))
         await settle(app, pilot)
@@ -61,10 +67,7 @@ async def test_the_stage_screens_bar_lists_what_needs_you_between_notices(
 ) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await started(app, pilot)
-        await select(app, pilot, "tokenizer")
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await opened(app, pilot, "enter")
         text = bar_text(app)
         assert "need you (n)" in text and "counter" in text and "docs" in text
 
@@ -72,10 +75,7 @@ async def test_the_stage_screens_bar_lists_what_needs_you_between_notices(
 async def test_the_handoff_screens_notices_go_to_its_bar(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await started(app, pilot)
-        await select(app, pilot, "tokenizer")
-        await pilot.press("v")
-        await settle(app, pilot)
+        await opened(app, pilot, "v")
         assert isinstance(app.screen, HandoffScreen)
         await pilot.press("right")  # already the newest: said, not toasted
         await settle(app, pilot)
@@ -89,9 +89,7 @@ async def test_the_handoff_screens_notices_go_to_its_bar(make_app: AppFactory) -
 async def test_the_help_screen_has_a_bar_of_its_own(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await started(app, pilot)
-        await pilot.press("question_mark")
-        await settle(app, pilot)
+        await opened(app, pilot, "question_mark", stage=None)
         assert isinstance(app.screen, HelpScreen)
         app.post_message(SchedulerEvent(ASKS))
         await settle(app, pilot)
@@ -142,10 +140,7 @@ async def test_n_on_the_stage_screen_goes_where_its_bar_points(make_app: AppFact
     main screen has it selected on the way back."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await started(app, pilot)
-        await select(app, pilot, "tokenizer")
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await opened(app, pilot, "enter")
         screen = app.screen
         assert isinstance(screen, StageScreen)
         await pilot.press("n")
