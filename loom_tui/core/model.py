@@ -301,6 +301,23 @@ class Record:
 _STATUS_VALUES = frozenset(s.value for s in Status)
 
 
+#: The fields a context reading changes (a session's figures; a stage's `context_percent` copies
+#: its session's): written often and without fsync (`engine/observer.py`), and shown by the TUI on
+#: its next beat rather than at once (`tui/live_records.py`).
+GAUGE_FIELDS = frozenset(
+    {
+        "context_percent",
+        "context_tokens",
+        "context_window",
+        "context_source",
+        "context_at",
+        "cost_usd",
+        "input_tokens",
+        "output_tokens",
+    }
+)
+
+
 class StageRecord(Record):
     """A stage: its definition (copied from the plan at init) and its run state.
 

@@ -77,6 +77,7 @@ class _Track:
         "hook_offset",
         "last_hook_at",
         "last_pane_check",
+        "last_write",
         "statusline",
         "transcript_key",
         "transcript_reading",
@@ -86,6 +87,8 @@ class _Track:
     def __init__(self) -> None:
         self.hook_offset = 0
         self.last_hook_at = 0.0
+        #: the newest modification time of the hook log or the transcript, as last polled
+        self.last_write = 0.0
         self.last_pane_check = 0.0
         self.statusline: context.Reading | None = None
         self.transcript_key: tuple[int, int] | None = None
@@ -112,6 +115,7 @@ class SessionMonitor:
         try:
             with open(path, "rb") as fh:
                 written_at = os.fstat(fh.fileno()).st_mtime
+                track.last_write = max(track.last_write, written_at)
                 fh.seek(track.hook_offset)
                 data = fh.read()
         except FileNotFoundError:
@@ -196,10 +200,13 @@ class SessionMonitor:
     ) -> context.Reading | None:
         path = transcript or session.transcript_path
         if path:
+            st: os.stat_result | None
             try:
                 st = os.stat(path)
             except OSError:
                 st = None
+            if st is not None:
+                track.last_write = max(track.last_write, st.st_mtime)
             # A statusLine reading stamped at or after the transcript's last write wins in
             # `newest` anyway: the transcript is parsed only when it could be the newer one.
             statusline = track.statusline
@@ -221,6 +228,12 @@ class SessionMonitor:
                 reading.tokens, track.window, "transcript", model=reading.model, ts=reading.ts
             )
         return context.newest(track.statusline, reading)
+
+    def last_write(self, session_id: str) -> float:
+        """When the session's hook log or transcript was last written, as of the last poll
+        (0.0 before any)."""
+        track = self._tracks.get(session_id)
+        return track.last_write if track is not None else 0.0
 
     def hooks_quiet_for(self, session: SessionRecord, now: float) -> float:
         track = self._track(session.id)

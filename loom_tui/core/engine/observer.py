@@ -14,8 +14,6 @@ Blocking (file reads, a tmux capture): the scheduler runs `observe` in a thread.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,7 +24,7 @@ from loom_tui.core.engine.world import PaneView
 from loom_tui.core.events import AgentStateChanged, ContextReading, Event
 from loom_tui.core.hook_flags import clear_flag, has_flag, set_flag
 from loom_tui.core.hooks import status_text
-from loom_tui.core.model import SessionRecord, StageRecord
+from loom_tui.core.model import GAUGE_FIELDS, SessionRecord, StageRecord
 from loom_tui.core.session_monitor import SessionMonitor, Update, state_from_pane_text
 from loom_tui.core.store import Store
 
@@ -38,19 +36,6 @@ GAUGE_FLUSH = 1.0
 GAUGE_STEP = 0.5
 GAUGE_MINOR_FLUSH = 15.0
 PANE_TEXT_LINES = 30
-#: The record fields a routine gauge write changes (see the module's docstring).
-GAUGE_FIELDS = frozenset(
-    {
-        "context_percent",
-        "context_tokens",
-        "context_window",
-        "context_source",
-        "context_at",
-        "cost_usd",
-        "input_tokens",
-        "output_tokens",
-    }
-)
 
 
 class SessionObserver:
@@ -70,6 +55,8 @@ class SessionObserver:
         self.activity: dict[str, float] = {}
         #: what each session's flag files say now: (statusLine text, near the budget)
         self._flags: dict[str, tuple[str, bool]] = {}
+        #: records written so far (the scheduler reads the records again only after a write)
+        self.writes = 0
 
     def observe(
         self,
@@ -84,7 +71,6 @@ class SessionObserver:
         flushed = False
         next_look: float | None = None  # when figures that wait are next due
         stage_gauges: dict[str, tuple[str, float]] = {}
-        self.activity = {s.id: self._activity(s, panes.get(s.id)) for s in sessions}
         for listed in sessions:
             session = listed
             stage = stages.get(session.stage_id)
@@ -134,6 +120,7 @@ class SessionObserver:
             if changes:
                 durable = not changes.keys() <= GAUGE_FIELDS
                 session = self.store.update_session(session.id, _setter(changes), durable=durable)
+                self.writes += 1
                 if "context_percent" in changes or "cost_usd" in changes:
                     self._write_flags(session, budget)
             if "context_tokens" in changes:
@@ -156,6 +143,7 @@ class SessionObserver:
                 and (stage.context_percent is None or round(stage.context_percent) != round(figure))
             ):  # the stage file follows whole points; the session record keeps the exact figure
                 stage_gauges[stage.id] = (session.id, figure)
+        self.activity = {s.id: self._activity(s, panes.get(s.id)) for s in sessions}
         if stage_gauges:
             self._write_stage_gauges(stage_gauges)
         if flushed:
@@ -163,16 +151,10 @@ class SessionObserver:
         return events, (max(now + 0.05, next_look) if next_look is not None else None)
 
     def _activity(self, session: SessionRecord, pane: PaneView | None) -> float:
-        """When the session last showed a sign of life: its hook log or transcript was written,
-        or its pane had output.  Times on disk and in tmux, so they survive a restart of loom."""
-        times = [session.started_at or 0.0]
-        for path in (
-            os.path.join(self.monitor.hooks_dir, f"{session.id}.jsonl"),
-            session.transcript_path,
-        ):
-            if path:
-                with contextlib.suppress(OSError):
-                    times.append(os.stat(path).st_mtime)
+        """When the session last showed a sign of life: its hook log or transcript was written
+        (as the monitor's poll just found), or its pane had output.  Times on disk and in tmux,
+        so they survive a restart of loom."""
+        times = [session.started_at or 0.0, self.monitor.last_write(session.id)]
         if pane is not None and pane.activity is not None:
             times.append(pane.activity)
         return max(times)
@@ -206,7 +188,9 @@ class SessionObserver:
             record.context_percent = percent
             return True
 
-        self.store.update_stages(gauges, change)
+        # (not durable: the stage's gauge is a copy of its session's, for the screen)
+        if self.store.update_stages(gauges, change, durable=False):
+            self.writes += 1
 
     def final(self, session: SessionRecord) -> dict[str, object]:
         """A session is ending: its last figures, read from its hooks and transcript once more,

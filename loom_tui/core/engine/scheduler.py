@@ -48,7 +48,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from loom_tui.core import git, quarantine
 from loom_tui.core.agents import AgentBackend, get_backend
@@ -88,6 +88,10 @@ IO_THREADS = 32
 PASS_BACKOFF_MAX = 60.0
 #: Passes in a row that fail before a headless run gives up (after 1+2+4+8+16 ticks of waiting).
 PASS_FAILURES_LIMIT = 6
+#: A pass that nothing woke (a tick's) reads the live sessions' hooks and transcripts only every
+#: this many ticks: their gauges are shown every 2 s anyway, and what cannot wait (an agent near
+#: its budget, a turn that ended) touches `pulse/`, which wakes a pass that reads them at once.
+OBSERVE_TICKS = 2
 #: The scheduler's state while `.work/` cannot be written (a full disk): nothing starts.
 CANNOT_WRITE = "cannot-write"
 
@@ -183,6 +187,8 @@ class Scheduler:
         #: stage id -> the problem of its record, for the stages quarantined (said once each)
         self._quarantined: dict[str, str] = {}
         self._urgent = True
+        #: when the live sessions were last observed (None: never)
+        self._observed_at: float | None = None
         self._last_pass = 0.0
         self._next_deadline: float | None = None
         self._pass_count = 0
@@ -271,9 +277,9 @@ class Scheduler:
         self._set_state("running")
         try:
             while not self._stop.is_set():
-                self._urgent = False
+                woken, self._urgent = self._urgent, False
                 if await self._writable():
-                    await self._pass()
+                    await self._pass(routine=not woken)
                 self._say_if_paused()
                 self._last_pass = time.time()
                 if self.options.exit_when_done and self.finished is not None:
@@ -333,10 +339,10 @@ class Scheduler:
         except Exception as exc:  # the run's outcome stands; the server is only left behind
             self._log_error(f"could not end the tmux server: {exc!r}")
 
-    async def _pass(self) -> None:
+    async def _pass(self, *, routine: bool = False) -> None:
         health = self.executor.write_health
         try:
-            await self.reconcile()
+            await self.reconcile(routine=routine)
         except Exception as exc:
             if health.hit(exc, self.clock()):
                 return  # said once (the cannot-write state); no pass failure is counted
@@ -385,38 +391,35 @@ class Scheduler:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
 
-    async def reconcile(self) -> None:
-        """One pass; see the module's docstring."""
+    async def reconcile(self, *, routine: bool = False) -> None:
+        """One pass; see the module's docstring.  A ``routine`` pass (a tick's: nothing woke it)
+        observes the live sessions only when `OBSERVE_TICKS` ticks went by since it last did."""
         self._pass_count += 1
+        was_lost = self.book.server_lost
         now = self.clock()
-        listed = self.book.listed_at
-        if any(s.live for s in await self._io(self.store.sessions, self._session_cache)) and (
-            self.book.stale or listed is None or now - listed >= self.tick
-        ):
-            was_lost = self.book.server_lost
-            await self._io(self.book.refresh, now)
-            if self.book.server_lost and not was_lost:
-                self.emit(
-                    SchedulerError(
-                        message=f"the tmux server {self.tmux.socket_name} is gone, and every "
-                        "agent in it: their stages continue from handoffs in a new server, "
-                        "without spending a retry"
-                    )
+        observed = self._observed_at
+        observe = (
+            not routine or observed is None or now - observed >= OBSERVE_TICKS * self.tick * 0.95
+        )
+        look = await self._io(self._look, now, observe)
+        if self.book.server_lost and not was_lost:
+            self.emit(
+                SchedulerError(
+                    message=f"the tmux server {self.tmux.socket_name} is gone, and every "
+                    "agent in it: their stages continue from handoffs in a new server, "
+                    "without spending a retry"
                 )
-        stages, sessions = await self._records()
-        live = [s for s in sessions.values() if s.live]
-        gauge_wake = None
-        if live:
-            events, gauge_wake = await self._io(
-                self.observer.observe, live, stages, self.book.views(live)
             )
-            self._emit_all(events)
+        self._emit_all(look.events)
         if self._pass_count == 1:
-            self._announce_adopted(live)
+            self._announce_adopted(look.live)
+        records = look.records
         decision = None
-        for _step in range(MAX_STEPS):
-            stages, sessions = await self._records()
-            world = self._world(stages, sessions)
+        for step in range(MAX_STEPS):
+            if step:
+                records = await self._io(self._read_records)
+            self._announce_quarantined(records.stages)
+            world = self._world(records)
             decision = decide(world)
             if not decision.commands:
                 break
@@ -426,19 +429,43 @@ class Scheduler:
         else:
             self._log_error(f"a pass took {MAX_STEPS} decisions: {decision!r}")
         assert decision is not None
-        wake = [t for t in (decision.wake_at, gauge_wake) if t is not None]
+        wake = [t for t in (decision.wake_at, look.gauge_wake) if t is not None]
         self._next_deadline = min(wake) if wake else None
         self._follow_outcome(decision.finished)
 
-    async def _records(self) -> tuple[dict[str, StageRecord], dict[str, SessionRecord]]:
-        def read() -> tuple[dict[str, StageRecord], dict[str, SessionRecord]]:
-            stages = {s.id: s for s in self.store.stages(self._stage_cache)}
-            sessions = {s.id: s for s in self.store.sessions(self._session_cache)}
-            return stages, sessions
+    def _look(self, now: float, observe: bool) -> _Look:
+        """A pass's first look, in one thread job (each hop to a thread and back costs more than
+        most of what it carries): the panes when due, the records, what is new about each live
+        session (if ``observe``), and the records again if that was written."""
+        listed = self.book.listed_at
+        if any(s.live for s in self.store.sessions(self._session_cache)) and (
+            self.book.stale or listed is None or now - listed >= self.tick
+        ):
+            self.book.refresh(now)
+        records = self._read_records()
+        live = [s for s in records.sessions.values() if s.live]
+        events: list[Event] = []
+        gauge_wake = None
+        if live and observe:
+            self._observed_at = now
+            writes = self.observer.writes
+            events, gauge_wake = self.observer.observe(live, records.stages, self.book.views(live))
+            if self.observer.writes != writes:
+                records = self._read_records()
+        return _Look(records, live, events, gauge_wake)
 
-        stages, sessions = await self._io(read)
-        self._announce_quarantined(stages)
-        return stages, sessions
+    def _read_records(self) -> _Records:
+        """Every stage and session record (through the caches), and the exit status of each
+        live session whose agent has ended (blocking: in a thread)."""
+        stages = {s.id: s for s in self.store.stages(self._stage_cache)}
+        sessions = {s.id: s for s in self.store.sessions(self._session_cache)}
+        exits = {}
+        for session in sessions.values():
+            if session.live:
+                code = _read_exit(self.executor.exit_file(session.id))
+                if code is not None:
+                    exits[session.id] = code
+        return _Records(stages, sessions, exits)
 
     def _announce_quarantined(self, stages: dict[str, StageRecord]) -> None:
         """Say once per broken version of a record that its stage is quarantined."""
@@ -450,22 +477,17 @@ class Scheduler:
                 )
         self._quarantined = broken
 
-    def _world(self, stages: dict[str, StageRecord], sessions: dict[str, SessionRecord]) -> World:
-        sessions = quarantine.world_sessions(stages, sessions)
+    def _world(self, records: _Records) -> World:
+        sessions = quarantine.world_sessions(records.stages, records.sessions)
         live = [s for s in sessions.values() if s.live]
-        exits = {}
-        for session in live:
-            code = _read_exit(self.executor.exit_file(session.id))
-            if code is not None:
-                exits[session.id] = code
         return World(
             now=self.clock(),
-            stages=stages,
+            stages=records.stages,
             sessions=sessions,
             settings=self.settings,
             panes=self.book.views(live),
             panes_listed_at=self.book.listed_at,
-            exits=exits,
+            exits={k: v for k, v in records.exits.items() if k in sessions},
             exit_waits=dict(self.executor.exit_waits),
             merge_waits=dict(self.executor.merge_waits),
             cooldowns=dict(self.executor.cooldowns),
@@ -579,6 +601,20 @@ class Scheduler:
                 self.wake()
         except Exception as exc:  # without inotify the tick still drives the scheduler
             self._log_error(f"file watching stopped: {exc!r}")
+
+
+class _Records(NamedTuple):
+    stages: dict[str, StageRecord]
+    sessions: dict[str, SessionRecord]
+    #: the exit status of live sessions whose agent ended, by session id
+    exits: dict[str, int]
+
+
+class _Look(NamedTuple):
+    records: _Records
+    live: list[SessionRecord]
+    events: list[Event]
+    gauge_wake: float | None
 
 
 def _read_exit(path: str) -> int | None:
