@@ -43,13 +43,16 @@ from loom_tui.tui import attach as attach_module
 from loom_tui.tui.attention import Attention
 from loom_tui.tui.disk_feed import DiskFeed, EventsRead, EventTail
 from loom_tui.tui.keys import KEYS
-from loom_tui.tui.live_records import LiveRecords, RecordGone, RecordWritten
+from loom_tui.tui.live_records import Change, LiveRecords, RecordGone, RecordWritten
 from loom_tui.tui.snapshot import Snapshot, load_handoff_infos, read_snapshot
 from loom_tui.tui.themes import DEFAULT_THEME, load_themes, save_theme, saved_theme
 from loom_tui.tui.viewer import ViewerMixin, event_prose
 
 EventListener = Callable[[dict[str, object]], None]
-PANE_EVERY = 2.0
+#: The screen's beat: the selected stage's pane is captured, and the gauge figures read since the
+#: last beat are shown, in one redraw (a redraw costs more than what it draws: at one a second for
+#: gauges and one every two for the pane, 20 agents kept the TUI at about 2% of a core).
+BEAT_EVERY = 2.0
 #: how often events.jsonl is looked at for other processes' events (one stat if it did not grow)
 EVENTS_EVERY = 1.0
 #: how many of this process's own event lines are remembered for the tail to skip
@@ -120,6 +123,8 @@ class LoomApp(ViewerMixin, App[int]):
         self._written_while_reading: list[Record] = []
         self._build_pending = False
         self._last_build = 0.0
+        #: gauge figures arrived that no snapshot shows yet (shown on the next beat)
+        self._gauges_pending = False
         self._theme_choice = theme
         self._handle_signals = handle_signals
         self._uninstall_signals: Callable[[], None] | None = None
@@ -180,7 +185,7 @@ class LoomApp(ViewerMixin, App[int]):
         self._hook_writes()
         self.refresh_snapshot_now()
         self._watch_files()
-        self.set_interval(PANE_EVERY, self._capture_selected_pane)
+        self.set_interval(BEAT_EVERY, self._beat)
         if self._handle_signals:
             from loom_tui.tui import exit_signals
 
@@ -331,8 +336,11 @@ class LoomApp(ViewerMixin, App[int]):
     def on_record_written(self, message: RecordWritten) -> None:
         if self._reading:
             self._written_while_reading.append(message.record)
-        if self.records.put(message.record):
+        change = self.records.put(message.record)
+        if change is Change.SHOWN:
             self._schedule_build()
+        elif change is Change.GAUGES:
+            self._gauges_pending = True
 
     def on_record_gone(self, message: RecordGone) -> None:
         if self.records.forget(message.path):
@@ -380,6 +388,7 @@ class LoomApp(ViewerMixin, App[int]):
 
     def _build_snapshot(self) -> None:
         self._build_pending = False
+        self._gauges_pending = False
         self._last_build = time.monotonic()
         missing = self.records.missing_handoffs()
         if missing:
@@ -390,22 +399,30 @@ class LoomApp(ViewerMixin, App[int]):
         await asyncio.to_thread(load_handoff_infos, self.store, names)
         self._schedule_build()
 
-    async def _capture_selected_pane(self) -> None:
+    async def _beat(self) -> None:
+        """Capture the selected stage's pane, then show it with the gauges read meanwhile."""
+        pane = await self._capture_selected_pane()
+        if self._gauges_pending and not self._build_pending:
+            self._build_snapshot()
+        screen = self.screen
+        if pane is not None and hasattr(screen, "show_pane"):
+            screen.show_pane(*pane)
+
+    async def _capture_selected_pane(self) -> tuple[str, list[str]] | None:
+        """The selected stage's live pane: its stage id and its last lines (None: none)."""
         snapshot = self.snapshot
         stage = snapshot.stage(self.selected_stage) if snapshot else None
         if snapshot is None or stage is None:
-            return
+            return None
         session = snapshot.current_session(stage)
         if session is None or not session.live or not session.pane_id:
-            return
+            return None
         tmux = self._tmux()
         try:
             lines = await asyncio.to_thread(tmux.capture, session.pane_id, 20)
         except Exception:
-            return
-        screen = self.screen
-        if hasattr(screen, "show_pane"):
-            screen.show_pane(stage.id, lines)
+            return None
+        return stage.id, lines
 
     def _tmux(self) -> Any:
         from loom_tui.core.tmux import Tmux

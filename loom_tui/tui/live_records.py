@@ -16,15 +16,32 @@ the snapshot built again).
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Iterable
 
 from textual.message import Message
 
 from loom_tui.core.config import ProjectConfig
-from loom_tui.core.model import Record, SessionRecord, StageRecord
+from loom_tui.core.model import GAUGE_FIELDS, Record, SessionRecord, StageRecord
 from loom_tui.core.store import Store
 from loom_tui.tui.snapshot import HandoffInfo, Snapshot, cached_handoff_info
+
+#: What a gauge reading changes in a record (its figures, and the time it was written).
+_GAUGE_ONLY = GAUGE_FIELDS | {"updated_at"}
+
+
+class Change(enum.Enum):
+    """What a record just put changed on the screen."""
+
+    NOTHING = 0
+    #: only gauge figures: shown on the app's next beat (20 agents' readings arrive every second)
+    GAUGES = 1
+    #: anything else (a status, a hold, a new session): shown at once
+    SHOWN = 2
+
+    def __bool__(self) -> bool:
+        return self is not Change.NOTHING
 
 
 class RecordWritten(Message):
@@ -81,15 +98,20 @@ class LiveRecords:
         self.sessions = {s.id: s for s in sessions}
         self.error = error
 
-    def put(self, record: Record) -> bool:
-        """Apply one record; returns whether it is one the screen shows."""
+    def put(self, record: Record) -> Change:
+        """Apply one record; returns what it changed of what the screen shows."""
+        before: Record | None
         if isinstance(record, StageRecord):
+            before = self.stages.get(record.id)
             self.stages[record.id] = record
-            return True
-        if isinstance(record, SessionRecord):
+        elif isinstance(record, SessionRecord):
+            before = self.sessions.get(record.id)
             self.sessions[record.id] = record
-            return True
-        return False
+        else:
+            return Change.NOTHING
+        if before is not None and _beyond_gauges(before) == _beyond_gauges(record):
+            return Change.GAUGES
+        return Change.SHOWN
 
     def forget(self, path: str) -> bool:
         name = os.path.basename(path)
@@ -151,3 +173,7 @@ class LiveRecords:
             by_id={s.id: s for s in stages},
             handoffs=handoffs,
         )
+
+
+def _beyond_gauges(record: Record) -> dict[str, object]:
+    return {k: v for k, v in record.__dict__.items() if k not in _GAUGE_ONLY}
