@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from loom_tui.core.model import SessionRecord
 from loom_tui.core.textsafe import one_line
@@ -126,14 +127,40 @@ class SessionsTable(DataTable[Text | str]):
                 changed = True
             else:
                 # shown is None after a style change (notify_style_update): redraw every cell
-                for column in columns:
-                    if shown is None or _plain(shown[column]) != _plain(cells[column]):
-                        self.update_cell(session_id, column, cells[column])
-                        changed = True
+                new = {
+                    column: cells[column]
+                    for column in columns
+                    if shown is None or _plain(shown[column]) != _plain(cells[column])
+                }
+                if new:
+                    self._update_row(session_id, new)
+                    changed = True
             self._cells_shown[session_id] = cells
             self._rows[session_id] = session
         if changed:
             self._apply_sort()
+
+    def _update_row(self, row_key: str, cells: dict[str, Text | str]) -> None:
+        """Change some cells of one row and redraw that row only.
+
+        `DataTable.update_cell` counts an update, which every cached line of the table is keyed
+        by: a changed cost in one row redrew the whole table (most of a redraw's cost with 20
+        agents).  Here the cells are set and the render caches emptied (what is not redrawn is
+        rendered again only when it is next drawn), and only the row's region is refreshed.
+        Private parts of textual's DataTable: the version is pinned, and
+        `tests/tui/test_sessions_rows.py` checks the table shows what it was given."""
+        key = RowKey(row_key)
+        data = self._data[key]
+        for column, value in cells.items():
+            data[ColumnKey(column)] = value
+        for cache in (
+            self._row_render_cache,
+            self._cell_render_cache,
+            self._row_renderable_cache,
+            self._line_cache,
+        ):
+            cache.clear()
+        self.refresh_row(self.get_row_index(key))
 
     def _apply_sort(self) -> None:
         """Sort by the records' numbers (never by the text drawn): each row is found by its stage
