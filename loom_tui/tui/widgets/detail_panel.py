@@ -11,7 +11,6 @@ import os
 import time
 
 from rich.console import Group, RenderableType
-from rich.rule import Rule
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region, Size
@@ -32,6 +31,7 @@ from loom_tui.tui.glyphs import (
 )
 from loom_tui.tui.snapshot import Snapshot
 from loom_tui.tui.widgets.dag_view import shows_gauge
+from loom_tui.tui.widgets.pane_preview import PanePreview
 
 AGENT_STATES = {
     "working": "working",
@@ -143,7 +143,14 @@ class DetailPanel(ScrollView, can_focus=False):
             return
         only_pane = self._shown is not None and self._shown[0] == records
         self._shown = key
-        self._set_sections(self.render_sections(snap, stage, self._styles()), only_pane=only_pane)
+        styles = self._styles()
+        if only_pane and len(self._sections) == 3:
+            # the pane's lines changed, nothing else: the other sections stay as they were laid
+            sections = list(self._sections)
+            sections[1] = self.render_preview(snap, stage, styles)
+        else:
+            sections = self.render_sections(snap, stage, styles)
+        self._set_sections(sections, only_pane=only_pane)
 
     def _title(self, title: str) -> None:
         """Set the border's title only when it changes: setting it redraws the whole panel."""
@@ -177,7 +184,10 @@ class DetailPanel(ScrollView, can_focus=False):
         strips: list[Strip] = []
         for index, section in enumerate(self._sections):
             laid = self._section_strips[index]
-            if laid is None:
+            if laid is None and isinstance(section, PanePreview):
+                laid = section.strips(console, width, base)
+                self._section_strips[index] = laid
+            elif laid is None:
                 lines = console.render_lines(section, options, pad=False, new_lines=False)
                 laid = [Strip(line).apply_style(base).simplify() for line in lines]
                 self._section_strips[index] = laid
@@ -329,23 +339,25 @@ class DetailPanel(ScrollView, can_focus=False):
                         overflow="ellipsis",
                     )
                 )
-        pane = self._pane or (session.last_lines if session else [])
-        if not pane and sessions:
-            pane = sessions[-1].last_lines
-        preview: list[RenderableType] = []
-        if pane:
-            heading = "pane (live)" if session is not None and session.live else "pane (last lines)"
-            preview.append(Rule(heading, align="left", style=label, characters="─"))
-            preview.append(
-                Text(
-                    "\n".join(one_line(line) for line in pane[-14:]),
-                    styles["detail--pane"],
-                    no_wrap=True,
-                    overflow="ellipsis",
-                )
-            )
         tail: list[RenderableType] = []
         if stage.started_at:
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(stage.started_at))
             tail.append(Text(f"started {started}", muted))
-        return [Group(*parts), Group(*preview), Group(*tail)]
+        return [Group(*parts), self.render_preview(snap, stage, styles), Group(*tail)]
+
+    def render_preview(
+        self, snap: Snapshot, stage: StageRecord, styles: dict[str, Style]
+    ) -> RenderableType:
+        """The preview section: the pane's newest lines (live), or the last session's."""
+        session = snap.current_session(stage)
+        pane = self._pane or (session.last_lines if session else [])
+        if not pane:
+            sessions = snap.sessions_of(stage.id)
+            pane = sessions[-1].last_lines if sessions else []
+        heading = "pane (live)" if session is not None and session.live else "pane (last lines)"
+        return PanePreview(
+            heading,
+            [one_line(line) for line in pane[-14:]],
+            styles["detail--label"],
+            styles["detail--pane"],
+        )
