@@ -3,7 +3,8 @@
 Ten stages whose simulated agents die at their first step (exit 3, no retries) run under
 `loom run --headless --agent sim`.  For each crash: from the moment the pane's wrapper recorded the
 agent's exit status (the exit file's modification time) to loom's `session-ended` event.  A pane
-killed outright (no exit file) is noticed on the next tick instead, within a second.
+killed outright (no exit file) is noticed at the next listing of the panes instead (every other
+tick, 2 s).
 The original tool noticed crashes after 5–6 s; the goal is within 1 s.
 """
 

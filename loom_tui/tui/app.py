@@ -50,11 +50,13 @@ from loom_tui.tui.viewer import ViewerMixin, event_prose
 
 EventListener = Callable[[dict[str, object]], None]
 #: The screen's beat: the selected stage's pane is captured, and the gauge figures read since the
-#: last beat are shown, in one redraw (a redraw costs more than what it draws: at one a second for
-#: gauges and one every two for the pane, 20 agents kept the TUI at about 2% of a core).
-BEAT_EVERY = 2.0
-#: how often events.jsonl is looked at for other processes' events (one stat if it did not grow)
-EVENTS_EVERY = 1.0
+#: last beat are shown, in one redraw.  A redraw costs more than what it draws (about 5 ms for a
+#: few changed rows and the pane's lines, plus 3 ms to capture and lay out the pane): at one a
+#: second for gauges and one every two for the pane, 20 agents kept the TUI at 2% of a core.
+BEAT_EVERY = 3.0
+#: how often events.jsonl is looked at for other processes' events (one stat if it did not grow;
+#: their record changes are seen at once, by the watcher)
+EVENTS_EVERY = 2.0
 #: how many of this process's own event lines are remembered for the tail to skip
 OWN_LINES = 2000
 #: the least time between two snapshots: the first change after a quiet spell is shown at once,
@@ -163,6 +165,18 @@ class LoomApp(ViewerMixin, App[int]):
             timeout=timeout or self.NOTIFICATION_TIMEOUT,
             attention=attention,
         )
+
+    def get_driver_class(self) -> Any:
+        """Textual's driver, but on Linux one whose input thread sleeps until there is input
+        (`quiet_driver.py`)."""
+        driver = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver is LinuxDriver:
+            from loom_tui.tui.quiet_driver import QuietLinuxDriver
+
+            return QuietLinuxDriver
+        return driver
 
     def get_default_screen(self) -> Screen[Any]:
         from loom_tui.tui.screens.main_screen import MainScreen

@@ -88,9 +88,11 @@ IO_THREADS = 32
 PASS_BACKOFF_MAX = 60.0
 #: Passes in a row that fail before a headless run gives up (after 1+2+4+8+16 ticks of waiting).
 PASS_FAILURES_LIMIT = 6
-#: A pass that nothing woke (a tick's) reads the live sessions' hooks and transcripts only every
-#: this many ticks: their gauges are shown every 2 s anyway, and what cannot wait (an agent near
-#: its budget, a turn that ended) touches `pulse/`, which wakes a pass that reads them at once.
+#: A pass that nothing woke (a tick's) lists the panes and reads the live sessions' hooks and
+#: transcripts only every this many ticks: the TUI shows gauges every 3 s, what cannot wait (an
+#: agent near its budget, a turn that ended) touches `pulse/`, and an agent that exits writes its
+#: exit file: either wakes a pass that looks at once.  Only a pane killed outright (no exit file)
+#: waits for the next look.
 OBSERVE_TICKS = 2
 #: The scheduler's state while `.work/` cannot be written (a full disk): nothing starts.
 CANNOT_WRITE = "cannot-write"
@@ -439,8 +441,8 @@ class Scheduler:
         session (if ``observe``), and the records again if that was written."""
         listed = self.book.listed_at
         if any(s.live for s in self.store.sessions(self._session_cache)) and (
-            self.book.stale or listed is None or now - listed >= self.tick
-        ):
+            self.book.stale or listed is None or (observe and now - listed >= self.tick)
+        ):  # (at the observations' pace: a pane that died with its agent wakes a pass itself)
             self.book.refresh(now)
         records = self._read_records()
         live = [s for s in records.sessions.values() if s.live]
