@@ -55,6 +55,13 @@ class MergeSteps:
         stage = world.stages[cmd.stage]
         if stage.status is not Status.COMPLETED or stage.merged:
             return []
+        # The world may be older than a merge check that ran beside this pass: one that began
+        # has its stage marked pending, one that failed moved it to merge-conflict, and its
+        # branch now holds the base either way, which alone would read as "nothing to check"
+        # and let an unchecked (or failed) result into the base.
+        stage = self.store.stage_or_broken(cmd.stage)
+        if stage.status is not Status.COMPLETED or stage.merged:
+            return []
         if self.repo.merge_check_needed(stage):
             self.checks_wanted.add(cmd.stage)
             return []
