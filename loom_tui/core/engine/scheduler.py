@@ -3,10 +3,11 @@
 It owns the run of one project (an exclusive lock on `.work/loom.lock`) and converges the world
 towards the plan in passes.  A pass
 
-1. lists the panes (one `tmux list-panes -a`, at most once a tick unless an agent exited), then
-   reads the records: after the panes, so an agent that completed its stage and then exited is
-   seen completed;
-2. lets the `SessionObserver` record what is new about each live session (gauge, agent state);
+1. lists the panes (one `tmux list-panes -a`; on a tick's pass every `OBSERVE_TICKS` ticks,
+   unless an agent exited), then reads the records: after the panes, so an agent that completed
+   its stage and then exited is seen completed;
+2. lets the `SessionObserver` record what is new about each live session (gauge, agent state; on
+   a tick's pass, at the same pace);
 3. calls `decide(world)` and has the `Executor` carry out its commands, again and again on the
    world they left, until `decide` asks for nothing more.
 
@@ -18,7 +19,7 @@ each blocks its own stage only (`quarantine`).
 A pass runs when something changes — `.work/` is watched through inotify (`dirwatch`), so a
 `loom stage complete` or an agent's exit is seen within milliseconds — when a deadline that `decide`
 named comes (a retry, a handoff timeout), and at least once per tick.  Nothing blocks the event
-loop: git, tmux and file writes run in threads.
+loop: git, tmux and file writes run in threads, a pass's first look in one thread job.
 
 An error is told once (`ErrorGate`): again only when it changes, or when it comes back after it
 had cleared.  A pass that fails as a whole is tried again after 1 tick, then 2, 4 … up to a minute
