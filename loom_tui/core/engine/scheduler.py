@@ -282,7 +282,10 @@ class Scheduler:
             while not self._stop.is_set():
                 woken, self._urgent = self._urgent, False
                 if await self._writable():
-                    await self._pass(routine=not woken)
+                    # after a failed pass, the next one does everything again: one that skipped
+                    # the failing part (a tick's, that lists no panes) would clear the error, and
+                    # the next full pass would tell it again
+                    await self._pass(routine=not woken and not self._failed_passes)
                 self._say_if_paused()
                 self._last_pass = time.time()
                 if self.options.exit_when_done and self.finished is not None:
