@@ -22,7 +22,6 @@ import re
 import shlex
 import signal
 import threading
-import time
 
 # Imported with this module, not lazily: libtmux reads sys.stdout.encoding when first imported,
 # which fails once Textual has replaced sys.stdout with its print capture.
@@ -59,10 +58,6 @@ _FIELDS = (
     "pane_start_command",
 )
 _FORMAT = "\t".join(f"#{{{f}}}" for f in _FIELDS)
-
-
-#: The longest `kill_window` waits for the window's processes to end.
-KILL_WAIT = 2.0
 
 
 class TmuxError(LoomError):
@@ -408,24 +403,8 @@ class Tmux:
         return text[-lines:]
 
     def kill_window(self, target: str) -> None:
-        """Kill the window, and wait (2 s at most) until its panes' processes have ended: tmux's
-        SIGHUP takes a few milliseconds to end them, and the stage's next agent must never run
-        beside this one (a start right after the kill was seen 21 ms early)."""
-        pids = [
-            int(p)
-            for p in self.cmd("list-panes", "-t", target, "-F", "#{pane_pid}", check=False)
-            if p.strip().isdigit()
-        ]
         self.cmd("kill-window", "-t", target, check=False)
         write_boundary()
-        deadline = time.monotonic() + KILL_WAIT
-        for pid in pids:
-            while time.monotonic() < deadline:
-                try:
-                    os.killpg(pid, 0)  # the pane's process group: its shell and the agent
-                except (ProcessLookupError, PermissionError):
-                    break
-                time.sleep(0.005)
 
     def kill_pane(self, target: str) -> None:
         self.cmd("kill-pane", "-t", target, check=False)
