@@ -444,11 +444,12 @@ class Scheduler:
         most of what it carries): the panes when due, the records, what is new about each live
         session (if ``observe``), and the records again if that was written."""
         listed = self.book.listed_at
-        if any(s.live for s in self.store.sessions(self._session_cache)) and (
+        records = self._read_records()
+        if any(s.live for s in records.sessions.values()) and (
             self.book.stale or listed is None or (observe and now - listed >= self.tick)
         ):  # (at the observations' pace: a pane that died with its agent wakes a pass itself)
             self.book.refresh(now)
-        records = self._read_records()
+            records = self._read_records()  # after the panes: see the module's docstring
         live = [s for s in records.sessions.values() if s.live]
         events: list[Event] = []
         gauge_wake = None
